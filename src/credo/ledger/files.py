@@ -1,0 +1,119 @@
+"""Records from CSV or JSON Lines files (file mode), checked row by row against a rulebook."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+from credo.errors import CredoError, RecordError
+from credo.rules.model import Rulebook
+from credo.rules.time import parse_instant
+from credo.semantics.records import Record, SubjectKind
+
+REQUIRED = ("subject", "behaviour", "at")
+OPTIONAL = ("id", "source", "kind")
+KINDS = get_args(SubjectKind)
+
+
+def record_from_row(
+    row: Mapping[str, Any], rulebook: Rulebook, *, file: str, line: int, known_fields: bool = True
+) -> Record:
+    """Check one row and make it a Record; RecordError names the file, line and field."""
+
+    def fail(message: str, field: str) -> RecordError:
+        return RecordError(message, file=file, line=line, field=field)
+
+    if known_fields:
+        unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise fail(f"unknown column {unknown[0]!r}; records have {', '.join(REQUIRED + OPTIONAL)}", unknown[0])
+    values: dict[str, str] = {}
+    for name in REQUIRED:
+        value = row.get(name)
+        if value is None or str(value).strip() == "":
+            raise fail(f"missing {name}", name)
+        values[name] = value if not isinstance(value, str) else value.strip()
+    behaviour = str(values["behaviour"])
+    if behaviour not in rulebook.behaviours:
+        raise fail(f"unknown behaviour {behaviour!r}; rulebook {rulebook.rulebook!r} does not declare it", "behaviour")
+    try:
+        at = parse_instant(values["at"], rulebook.tz)
+    except CredoError as exc:
+        raise fail(str(exc), "at") from exc
+    kind = str(row.get("kind") or "person").strip()
+    if kind not in KINDS:
+        raise fail(f"unknown subject kind {kind!r}; expected person or organization", "kind")
+    source = row.get("source")
+    source = str(source).strip() if source not in (None, "") else None
+    allowed = rulebook.behaviours[behaviour].sources
+    if source is not None and allowed and source not in allowed:
+        raise fail(f"source {source!r} may not report {behaviour!r}; allowed: {', '.join(allowed)}", "source")
+    record_id = row.get("id")
+    record_id = str(record_id).strip() if record_id not in (None, "") else f"line-{line}"
+    return Record(str(values["subject"]), behaviour, at, record_id, source, kind)  # type: ignore[arg-type]
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:
+            return
+        missing = [name for name in REQUIRED if name not in reader.fieldnames]
+        if missing:
+            raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
+        line = 1
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise RecordError("more values than columns", file=str(path), line=line)
+            yield line, row
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise RecordError(f"not valid JSON: {exc.msg}", file=str(path), line=line) from exc
+            if not isinstance(row, dict):
+                raise RecordError("expected a JSON object per line", file=str(path), line=line)
+            yield line, row
+
+
+def rows(path: str | Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(line, row) pairs of a CSV or JSON Lines file, chosen by its extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise RecordError("no such records file", file=str(path))
+    if suffix == ".csv":
+        return _csv_rows(path)
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return _json_rows(path)
+    raise RecordError(f"unknown records format {suffix!r}; use .csv or .jsonl", file=str(path))
+
+
+def read_records(path: str | Path, rulebook: Rulebook) -> list[Record]:
+    """Every record of a file, in file order; the first bad row stops the read with its place."""
+    return check_rows(rows(path), rulebook, str(path))
+
+
+def check_rows(numbered: Iterable[tuple[int, Mapping[str, Any]]], rulebook: Rulebook, file: str) -> list[Record]:
+    records: list[Record] = []
+    seen: dict[str, int] = {}
+    try:
+        for line, row in numbered:
+            record = record_from_row(row, rulebook, file=file, line=line)
+            if record.id in seen:
+                raise RecordError(f"record id {record.id!r} already used on line {seen[record.id]}", file=file, line=line, field="id")
+            seen[record.id] = line
+            records.append(record)
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"not UTF-8 text: {exc.reason}", file=file) from exc
+    return records

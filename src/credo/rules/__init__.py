@@ -1,0 +1,61 @@
+"""The rulebook: its model, YAML loading with line numbers, and lint."""
+
+from credo.rules.lint import (
+    PROTECTED_CATEGORIES,
+    Finding,
+    LintReport,
+    lint,
+    lint_file,
+    load_rulebook,
+    loads_rulebook,
+    walk_conditions,
+)
+from credo.rules.loader import SourceMap, parse_rulebook, read_rulebook
+from credo.rules.model import (
+    Action,
+    AllCondition,
+    AnyCondition,
+    Behaviour,
+    Cap,
+    Condition,
+    ListCondition,
+    ListDef,
+    Measure,
+    NotCondition,
+    PointsRule,
+    Program,
+    ProgramCondition,
+    Rulebook,
+)
+from credo.rules.time import BEGINNING, Duration, parse_duration, parse_instant
+
+__all__ = [
+    "BEGINNING",
+    "PROTECTED_CATEGORIES",
+    "Action",
+    "AllCondition",
+    "AnyCondition",
+    "Behaviour",
+    "Cap",
+    "Condition",
+    "Duration",
+    "Finding",
+    "LintReport",
+    "ListCondition",
+    "ListDef",
+    "Measure",
+    "NotCondition",
+    "PointsRule",
+    "Program",
+    "ProgramCondition",
+    "Rulebook",
+    "SourceMap",
+    "lint",
+    "lint_file",
+    "load_rulebook",
+    "loads_rulebook",
+    "parse_duration",
+    "parse_instant",
+    "read_rulebook",
+    "walk_conditions",
+]

@@ -1,0 +1,275 @@
+"""The rulebook contract (DESIGN §3) as pydantic models: unknown keys are errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from credo.rules.time import Duration, Period, parse_duration, zone
+
+SubjectKind = Literal["person", "organization"]
+Number = int | float
+
+DurationField = Annotated[
+    Duration,
+    PlainValidator(lambda value: value if isinstance(value, Duration) else parse_duration(value)),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$",
+            "description": "An ISO 8601 duration such as P2Y, P6M, P30D or P2Y6M.",
+        }
+    ),
+]
+
+
+class Model(BaseModel):
+    """Strict about keys, so a typo in a rulebook is an error rather than a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Documented(Model):
+    """Rules are data with a source: a description and the law or regulation they come from."""
+
+    description: str | None = None
+    reference: str | None = None
+
+
+class Source(Documented):
+    """An agency or device that reports records."""
+
+    automated: bool = Field(False, description="An automated sensor, whose identification may be wrong.")
+
+
+class Behaviour(Documented):
+    """A kind of recordable act, with its category and the sources allowed to report it."""
+
+    category: str
+    sources: list[str] = Field(default_factory=list)
+    needs_confirmation: bool = Field(
+        False, description="Records wait for a human to confirm the identification before they count."
+    )
+
+
+class Cap(Model):
+    """At most `points` (in magnitude) from one behaviour per calendar period."""
+
+    points: Annotated[Number, Field(gt=0)]
+    per: Period
+
+
+class PointsRule(Documented):
+    """How one behaviour moves one program's score."""
+
+    points: Number | list[Number] | None = Field(
+        None, description="A number, or a list for escalation: the nth offence gets the nth entry."
+    )
+    repeat_window: DurationField | None = None
+    expires_after: DurationField | None = None
+    cap: Cap | None = None
+    reset: bool = Field(False, description="A record of this behaviour wipes the slate of the program.")
+
+    @model_validator(mode="after")
+    def _points_or_reset(self) -> PointsRule:
+        if self.points is None and not self.reset:
+            raise ValueError("Expected `points` (a number or a list of numbers), or `reset: true`")
+        if isinstance(self.points, list) and not self.points:
+            raise ValueError("Expected at least one number in `points`")
+        return self
+
+    @property
+    def ladder(self) -> list[Number]:
+        """The points as a list: one entry for a plain number, 0 for a reset without points."""
+        if self.points is None:
+            return [0]
+        return list(self.points) if isinstance(self.points, list) else [self.points]
+
+
+class Program(Documented):
+    """A points account that each enrolled subject of the right kind holds."""
+
+    subjects: list[SubjectKind] = Field(default_factory=lambda: ["person", "organization"])
+    enrol_on: list[str] = Field(default_factory=list)
+    start: Number = 0
+    higher_is: Literal["better", "worse"] = "better"
+    floor: Number | None = None
+    ceiling: Number | None = None
+    resets: Period | None = None
+    tiers: dict[str, Number] = Field(default_factory=dict)
+    points: dict[str, PointsRule] = Field(default_factory=dict)
+
+    def tier_order(self) -> list[str]:
+        """Tier names from the lowest bound to the highest."""
+        return sorted(self.tiers, key=lambda name: self.tiers[name])
+
+
+# Conditions are declarative data, never code.
+
+
+class ListCondition(Model):
+    list_: str = Field(alias="list")
+
+
+class ProgramCondition(Model):
+    program: str
+    tier_in: list[str] | None = None
+    tier_at_least: str | None = None
+    tier_at_most: str | None = None
+    score_below: Number | None = None
+    score_at_least: Number | None = None
+    score_at_most: Number | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> ProgramCondition:
+        if len(self.tests()) != 1:
+            raise ValueError(
+                "Expected exactly one of tier_in, tier_at_least, tier_at_most, score_below, "
+                f"score_at_least, score_at_most beside `program`; got {sorted(self.tests()) or 'none'}"
+            )
+        return self
+
+    def tests(self) -> dict[str, Any]:
+        fields = ("tier_in", "tier_at_least", "tier_at_most", "score_below", "score_at_least", "score_at_most")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+    @property
+    def test(self) -> tuple[str, Any]:
+        ((name, value),) = self.tests().items()
+        return name, value
+
+
+class AllCondition(Model):
+    all_: list[Condition] = Field(alias="all", min_length=1)
+
+
+class AnyCondition(Model):
+    any_: list[Condition] = Field(alias="any", min_length=1)
+
+
+class NotCondition(Model):
+    not_: Condition = Field(alias="not")
+
+
+def _condition_tag(value: Any) -> str | None:
+    if isinstance(value, Model):
+        return {
+            ListCondition: "list",
+            ProgramCondition: "program",
+            AllCondition: "all",
+            AnyCondition: "any",
+            NotCondition: "not",
+        }.get(type(value))
+    if isinstance(value, dict):
+        for key in ("program", "list", "all", "any", "not"):
+            if key in value:
+                return key
+    return None
+
+
+Condition = Annotated[
+    Annotated[ListCondition, Tag("list")]
+    | Annotated[ProgramCondition, Tag("program")]
+    | Annotated[AllCondition, Tag("all")]
+    | Annotated[AnyCondition, Tag("any")]
+    | Annotated[NotCondition, Tag("not")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="condition",
+        custom_error_message=(
+            "Expected a condition: {list: L}, {program: P, <test>: ..}, {all: [..]}, {any: [..]} or {not: ..}"
+        ),
+    ),
+]
+
+
+class ListDef(Documented):
+    """A black or red list: entered on a record or a condition, left on a record or after a duration."""
+
+    kind: Literal["black", "red"]
+    enter_on: list[str] = Field(default_factory=list)
+    enter_when: Condition | None = None
+    leave_on: list[str] = Field(default_factory=list)
+    lasts: DurationField | None = None
+
+    @model_validator(mode="after")
+    def _some_entry(self) -> ListDef:
+        if not self.enter_on and self.enter_when is None:
+            raise ValueError("Expected `enter_on` (behaviours) or `enter_when` (a condition)")
+        return self
+
+    @property
+    def is_level(self) -> bool:
+        """A condition list with no way out but the condition itself: on while it holds."""
+        return not self.leave_on and self.lasts is None
+
+
+class Action(Documented):
+    """Something a subject asks a service provider for."""
+
+    context: str
+    essential: bool = Field(False, description="Health care, education, utilities, internet.")
+
+
+class Measure(Documented):
+    """A consequence attached to an action, with its condition and legal basis."""
+
+    action: str
+    effect: Literal["deny", "limit", "perk"]
+    detail: str = ""
+    when: Condition
+    basis: str | None = None
+
+
+class Appeals(Model):
+    """How disputes are handled (store mode)."""
+
+    respond_within: DurationField = Field(default_factory=lambda: parse_duration("P30D"))
+    while_pending: Literal["count", "suspend"] = "count"
+
+
+class Rulebook(Documented):
+    """The versioned document that declares everything credo may do."""
+
+    rulebook: str
+    version: Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int | float) else value)]
+    timezone: str = "UTC"
+    sources: dict[str, Source] = Field(default_factory=dict)
+    behaviours: dict[str, Behaviour]
+    programs: dict[str, Program] = Field(default_factory=dict)
+    lists: dict[str, ListDef] = Field(default_factory=dict)
+    actions: dict[str, Action] = Field(default_factory=dict)
+    measures: dict[str, Measure] = Field(default_factory=dict)
+    appeals: Appeals = Field(default_factory=Appeals)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @property
+    def tz(self) -> Any:
+        return zone(self.timezone)
+
+
+AllCondition.model_rebuild()
+AnyCondition.model_rebuild()
+NotCondition.model_rebuild()
+ListDef.model_rebuild()
+Measure.model_rebuild()
+Rulebook.model_rebuild()

@@ -1,0 +1,132 @@
+"""Durations, instants and calendar periods, as the rulebook means them.
+
+Durations are ISO 8601 (parsed by isodate) and added with calendar arithmetic
+(dateutil's relativedelta), so 2024-02-29 + P1Y is 2025-02-28. A date alone means
+00:00 of that day in the rulebook's timezone; so does a date-time written without an offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import isodate
+from dateutil.relativedelta import relativedelta
+
+from credo.errors import InstantError
+
+Period = Literal["year", "quarter", "month"]
+
+#: The instant before every record: programs without `enrol_on` hold from here.
+BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An ISO 8601 duration such as P2Y, kept with the text it was written as."""
+
+    text: str
+    delta: relativedelta
+
+    def __str__(self) -> str:
+        return self.text
+
+    def after(self, instant: dt.datetime) -> dt.datetime:
+        """Return instant + this duration (calendar arithmetic, in the instant's own zone)."""
+        return _add(instant, self.delta)
+
+    def before(self, instant: dt.datetime) -> dt.datetime:
+        """Return instant - this duration."""
+        return _add(instant, -self.delta)
+
+
+def _add(instant: dt.datetime, delta: relativedelta) -> dt.datetime:
+    try:
+        return instant + delta
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.UTC) if delta.years >= 0 else BEGINNING
+
+
+@lru_cache(maxsize=256)
+def parse_duration(text: str) -> Duration:
+    """Parse an ISO 8601 duration; raise ValueError with a hint when it is not one."""
+    hint = f"Expected an ISO 8601 duration such as P2Y, P6M or P30D; got {text!r}"
+    if not isinstance(text, str) or not text.startswith("P"):
+        raise ValueError(hint)
+    try:
+        parsed = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise ValueError(hint) from exc
+    if isinstance(parsed, isodate.Duration):
+        years, months, rest = int(parsed.years), int(parsed.months), parsed.tdelta
+    else:
+        years, months, rest = 0, 0, parsed
+    delta = relativedelta(years=years, months=months, days=rest.days, seconds=rest.seconds)
+    if years < 0 or months < 0 or rest.total_seconds() < 0 or not (years or months or rest) or rest.microseconds:
+        raise ValueError(f"Expected a positive ISO 8601 duration such as P2Y; got {text!r}")
+    return Duration(text, delta)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA timezone called name; ValueError names it when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Expected an IANA timezone such as Asia/Shanghai or UTC; got {name!r}") from exc
+
+
+def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime:
+    """Read an instant: a date means its midnight in tz, a naive date-time is read in tz."""
+    if isinstance(value, dt.datetime):
+        instant = value
+    elif isinstance(value, dt.date):
+        instant = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                instant = dt.datetime(day.year, day.month, day.day)
+            else:
+                instant = dt.datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InstantError(
+                f"Expected an ISO 8601 date or instant such as 2024-05-01 or "
+                f"2024-05-01T09:30:00+08:00; got {value!r}"
+            ) from exc
+    else:
+        raise InstantError(f"Expected an ISO 8601 date or instant; got {value!r}")
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=tz)
+    return instant
+
+
+def period_start(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
+    """Return the first instant of the calendar period (in tz) that holds instant."""
+    local = instant.astimezone(tz)
+    month = {"year": 1, "quarter": 3 * ((local.month - 1) // 3) + 1, "month": local.month}[period]
+    return dt.datetime(local.year, month, 1, tzinfo=tz)
+
+
+def period_end(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
+    """Return the first instant of the next calendar period (in tz) after the one holding instant."""
+    start = period_start(instant, period, tz)
+    step = {"year": relativedelta(years=1), "quarter": relativedelta(months=3), "month": relativedelta(months=1)}
+    return start + step[period]
+
+
+def period_key(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
+    """Return a hashable name of the calendar period holding instant."""
+    start = period_start(instant, period, tz)
+    return (start.year, start.month)
+
+
+def iso(instant: dt.datetime | None, tz: dt.tzinfo) -> str | None:
+    """Render an instant in the rulebook's zone; None and the beginning of time render as None."""
+    if instant is None or instant <= BEGINNING:
+        return None
+    return instant.astimezone(tz).isoformat()

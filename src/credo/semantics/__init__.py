@@ -1,0 +1,21 @@
+"""The reference evaluator: DESIGN §4 stated as plainly as the prose, one subject at a time."""
+
+from credo.semantics.explain import explain
+from credo.semantics.lists import Interval
+from credo.semantics.records import Record
+from credo.semantics.state import Decision, MeasureResult, SubjectState, UnknownName, evaluate, evaluate_all
+from credo.semantics.timeline import Entry, ProgramTimeline
+
+__all__ = [
+    "Decision",
+    "Entry",
+    "Interval",
+    "MeasureResult",
+    "ProgramTimeline",
+    "Record",
+    "SubjectState",
+    "UnknownName",
+    "evaluate",
+    "evaluate_all",
+    "explain",
+]

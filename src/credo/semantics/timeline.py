@@ -1,0 +1,193 @@
+"""One subject's account in one program over time (DESIGN §4 rules 1-5).
+
+The score is a step function: it changes only where a record starts counting or stops.
+A timeline is built once from the records known at the question's instant and then
+answers for any instant, including the future "if nothing else happens".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from credo.rules.model import PointsRule, Program
+from credo.rules.time import BEGINNING, period_end, period_key
+from credo.semantics.records import Record
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record as a program counts it: its base and effective points and when it stops counting."""
+
+    record: Record
+    rule: PointsRule
+    step: int  # which rung of the escalation ladder (1-based)
+    base: float
+    effective: float
+    end: dt.datetime | None  # None: counts for ever
+    ended_by: str | None  # "expires_after", "period" or the id of the reset record
+
+    def active_at(self, instant: dt.datetime) -> bool:
+        return self.record.at <= instant and (self.end is None or instant < self.end)
+
+
+def clamp(value: float, floor: float | None, ceiling: float | None) -> float:
+    if floor is not None and value < floor:
+        return floor
+    if ceiling is not None and value > ceiling:
+        return ceiling
+    return value
+
+
+class ProgramTimeline:
+    """Score, tier and active records of one subject in one program, at any instant."""
+
+    def __init__(self, name: str, program: Program, enrolled_at: dt.datetime | None, entries: list[Entry]) -> None:
+        self.name = name
+        self.program = program
+        self.enrolled_at = enrolled_at
+        self.entries = entries
+        deltas: dict[dt.datetime, float] = defaultdict(float)
+        for entry in entries:
+            deltas[entry.record.at] += entry.effective
+            if entry.end is not None:
+                deltas[entry.end] -= entry.effective
+        self.instants = sorted(deltas)
+        self.sums: list[float] = []
+        running: float = program.start
+        for instant in self.instants:
+            running += deltas[instant]
+            self.sums.append(running)
+        order = program.tier_order()
+        self._tier_names = order
+        self._tier_bounds = [program.tiers[name] for name in order]
+
+    def enrolled(self, instant: dt.datetime) -> bool:
+        return self.enrolled_at is not None and self.enrolled_at <= instant
+
+    def unclamped_at(self, instant: dt.datetime) -> float | None:
+        """start + the effective points of the records active at instant; None when not enrolled."""
+        if not self.enrolled(instant):
+            return None
+        index = bisect_right(self.instants, instant) - 1
+        total = self.program.start if index < 0 else self.sums[index]
+        # Integral sums print as integers: points in rulebooks are almost always whole.
+        return int(total) if isinstance(total, float) and total.is_integer() else total
+
+    def score_at(self, instant: dt.datetime) -> float | None:
+        raw = self.unclamped_at(instant)
+        return None if raw is None else clamp(raw, self.program.floor, self.program.ceiling)
+
+    def tier_of(self, score: float | None) -> str | None:
+        """The tier with the greatest lower bound at or below score."""
+        if score is None:
+            return None
+        index = bisect_right(self._tier_bounds, score) - 1
+        return self._tier_names[index] if index >= 0 else None
+
+    def tier_at(self, instant: dt.datetime) -> str | None:
+        return self.tier_of(self.score_at(instant))
+
+    def tier_rank(self, tier: str | None) -> int:
+        """Position in the tier order; no tier ranks below every tier."""
+        return -1 if tier is None else self._tier_names.index(tier)
+
+    def active_at(self, instant: dt.datetime) -> list[Entry]:
+        return [entry for entry in self.entries if entry.active_at(instant)]
+
+    def change_instants(self) -> list[dt.datetime]:
+        """Every instant where the score may change, enrolment included."""
+        if self.enrolled_at is None:
+            return []
+        return sorted({self.enrolled_at, *self.instants})
+
+    def next_change(self, instant: dt.datetime) -> dt.datetime | None:
+        """The first instant after `instant` where the score differs, by expiry alone."""
+        now = self.score_at(instant)
+        for later in self.instants[bisect_right(self.instants, instant) :]:
+            if self.score_at(later) != now:
+                return later
+        return None
+
+
+def enrolment(program: Program, records: Sequence[Record]) -> dt.datetime | None:
+    """When the subject joins the program: its first enrol_on record, or the beginning of time."""
+    if not program.enrol_on:
+        return BEGINNING
+    enrol_on = set(program.enrol_on)
+    return next((record.at for record in records if record.behaviour in enrol_on), None)
+
+
+def build_timeline(name: str, program: Program, records: Sequence[Record], tz: dt.tzinfo) -> ProgramTimeline:
+    """Apply rules 1-4 to a subject's records, already in ledger order (by `at`, ties by position)."""
+    enrolled_at = enrolment(program, records)
+    if enrolled_at is None:
+        return ProgramTimeline(name, program, None, [])
+    rules = program.points
+    counted = [record for record in records if record.behaviour in rules and record.at >= enrolled_at]
+    ends = _ends(program, counted, tz)
+
+    entries: list[Entry] = []
+    earlier: dict[str, list[int]] = defaultdict(list)  # behaviour -> indices of its earlier records
+    last_reset = -1  # index of the latest reset record so far
+    cap_sums: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
+    for index, record in enumerate(counted):
+        rule = rules[record.behaviour]
+        ladder = rule.ladder
+        step = 1
+        if len(ladder) > 1:
+            step += _repeats(record, rule, earlier[record.behaviour], counted, ends, last_reset)
+        base = ladder[min(step, len(ladder)) - 1]
+        effective = base
+        if rule.cap is not None:
+            key = (record.behaviour, period_key(record.at, rule.cap.per, tz))
+            before = cap_sums[key]
+            after = before + base
+            cap_sums[key] = after
+            sign = 1 if any(value > 0 for value in ladder) else -1
+            effective = sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before)))
+        end, ended_by = ends[index]
+        entries.append(Entry(record, rule, step, base, effective, end, ended_by))
+        earlier[record.behaviour].append(index)
+        if rule.reset:
+            last_reset = index
+    return ProgramTimeline(name, program, enrolled_at, entries)
+
+
+def _repeats(
+    record: Record,
+    rule: PointsRule,
+    earlier: list[int],
+    counted: list[Record],
+    ends: list[tuple[dt.datetime | None, str | None]],
+    last_reset: int,
+) -> int:
+    """How many earlier records of the same behaviour count towards escalation (rule 1)."""
+    if rule.repeat_window is not None:
+        since = rule.repeat_window.before(record.at)
+        return sum(1 for j in earlier if j >= last_reset and counted[j].at > since)
+    return sum(1 for j in earlier if ends[j][0] is None or record.at < ends[j][0])  # type: ignore[operator]
+
+
+def _ends(program: Program, counted: list[Record], tz: dt.tzinfo) -> list[tuple[dt.datetime | None, str | None]]:
+    """When each record stops counting, and why (rule 3)."""
+    result: list[tuple[dt.datetime | None, str | None]] = [(None, None)] * len(counted)
+    next_reset: Record | None = None
+    for index in range(len(counted) - 1, -1, -1):
+        record = counted[index]
+        rule = program.points[record.behaviour]
+        candidates: list[tuple[dt.datetime, str]] = []
+        if rule.expires_after is not None:
+            candidates.append((rule.expires_after.after(record.at), "expires_after"))
+        if program.resets is not None:
+            candidates.append((period_end(record.at, program.resets, tz), "period"))
+        if next_reset is not None:
+            candidates.append((next_reset.at, next_reset.id))
+        if candidates:
+            result[index] = min(candidates, key=lambda candidate: candidate[0])
+        if rule.reset:
+            next_reset = record
+    return result
