@@ -38,8 +38,8 @@ AtOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line) instead of tables.")]
 SubjectOpt = Annotated[str, typer.Option("--subject", help="The subject's id.")]
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+stdout = Console(highlight=False, emoji=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -79,6 +79,14 @@ class LintReport:
         return not self.errors
 
 
+def pushes_down(leaf: ProgramCondition, higher_is: str) -> bool:
+    """Whether a program test is made true by points that lower the score (tier_in: by adverse points)."""
+    name, _ = leaf.test
+    if name == "tier_in":
+        return higher_is == "better"
+    return name in {"score_below", "score_at_most", "tier_at_most"}
+
+
 def walk_conditions(condition: Condition) -> Iterator[ListCondition | ProgramCondition]:
     """Every leaf test in a condition tree."""
     if isinstance(condition, AllCondition):
@@ -313,7 +321,7 @@ class _Linter:
             program = self.rulebook.programs.get(condition.program)
             if program is None:
                 return set()
-            downward = (condition.test[0] in {"score_below", "score_at_most", "tier_at_most"}) != negated
+            downward = pushes_down(condition, program.higher_is) != negated
             return {
                 behaviour
                 for behaviour, rule in program.points.items()

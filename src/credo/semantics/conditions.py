@@ -14,6 +14,7 @@ from credo.rules.model import (
     NotCondition,
     ProgramCondition,
 )
+from credo.rules.lint import pushes_down
 from credo.rules.time import iso
 from credo.semantics.timeline import Entry, ProgramTimeline
 
@@ -69,12 +70,6 @@ def holds(
     return not holds(condition.not_, instant, timelines, lists)
 
 
-def pushes_down(leaf: ProgramCondition) -> bool:
-    """Whether the leaf is made true by points that lower the score."""
-    name, _ = leaf.test
-    return name in {"score_below", "score_at_most", "tier_at_most"}
-
-
 def contributors(timeline: ProgramTimeline, instant: dt.datetime, downward: bool) -> list[Entry]:
     """The active records that push the score the given way, weightiest first."""
     active = [entry for entry in timeline.active_at(instant) if (entry.effective < 0) == downward and entry.effective]
@@ -110,7 +105,7 @@ def program_reason(
         "records": [],
     }
     if timeline is not None and score is not None:
-        downward = pushes_down(leaf) != negated
+        downward = pushes_down(leaf, timeline.program.higher_is) != negated
         reason["records"] = [entry_fact(entry, tz) for entry in contributors(timeline, instant, downward)[:TOP_RECORDS]]
     return reason
 
