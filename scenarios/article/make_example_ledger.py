@@ -1,6 +1,6 @@
 """Writes example-ledger.csv: a few dozen invented people and businesses (seeded, reproducible).
 
-    python scenarios/article/make_example_ledger.py
+python scenarios/article/make_example_ledger.py
 """
 
 from __future__ import annotations
@@ -43,23 +43,43 @@ STORIES = {
     + [("recycling_sorted", f"2025-0{m}-12") for m in range(1, 6)]
     + [("charity_donation", "2024-11-11"), ("charity_donation", "2024-06-01"), ("charity_donation", "2024-08-01")]
     + [("bill_paid_on_time", f"2024-{m:02d}-28") for m in range(7, 13)],  # AAA: the red list and its perks
-    "p-zhao-lei": [("utility_equipment_destroyed", "2023-05-01"), ("utility_theft", "2024-02-01"),
-                   ("fraud", "2024-06-01"), ("embezzlement", "2024-10-01"), ("bank_arrears", "2025-01-15"),
-                   ("late_utility_fees", "2025-02-15"),
-                   ("utility_theft", "2025-03-01"), ("contract_breach", "2025-04-01")],  # tier D: flight and train bans without a court
-    "p-sun-min": [("dangerous_driving", "2025-01-03"), ("dangerous_driving", "2025-03-09"),
-                  ("dangerous_driving", "2025-05-20")],  # escalation -5, -10, -20
+    "p-zhao-lei": [
+        ("utility_equipment_destroyed", "2023-05-01"),
+        ("utility_theft", "2024-02-01"),
+        ("fraud", "2024-06-01"),
+        ("embezzlement", "2024-10-01"),
+        ("bank_arrears", "2025-01-15"),
+        ("late_utility_fees", "2025-02-15"),
+        ("utility_theft", "2025-03-01"),
+        ("contract_breach", "2025-04-01"),
+    ],  # tier D: flight and train bans without a court
+    "p-sun-min": [
+        ("dangerous_driving", "2025-01-03"),
+        ("dangerous_driving", "2025-03-09"),
+        ("dangerous_driving", "2025-05-20"),
+    ],  # escalation -5, -10, -20
     "p-zhou-yan": [("smoking_in_non_smoking_zone", f"2025-0{m}-02") for m in range(1, 6)],  # capped at 15
     "p-wu-hao": [("excessive_video_game_purchases", "2025-04-01")],  # the lifestyle mark lint warns of
-    "o-jinxin-trading": [("contract_breach", "2024-05-01"), ("commercial_fraud", "2024-12-01"),
-                         ("tax_arrears", "2025-02-01")],  # grade D: procurement ban
+    "o-jinxin-trading": [
+        ("contract_breach", "2024-05-01"),
+        ("commercial_fraud", "2024-12-01"),
+        ("tax_arrears", "2025-02-01"),
+    ],  # grade D: procurement ban
     "o-huaxia-foods": [("product_quality_violation", "2024-08-01"), ("product_quality_violation", "2025-01-10")],
     "o-mingde-builders": [("judgment_defaulted", "2025-03-15")],
     "o-taishan-tea": [("tax_paid_on_time", f"2025-0{m}-15") for m in range(1, 5)],
 }
 
-PEOPLE_NOISE = ["bill_paid_on_time", "recycling_sorted", "bank_arrears", "late_utility_fees",
-                "smoking_in_non_smoking_zone", "charity_donation", "dangerous_driving", "contract_breach"]
+PEOPLE_NOISE = [
+    "bill_paid_on_time",
+    "recycling_sorted",
+    "bank_arrears",
+    "late_utility_fees",
+    "smoking_in_non_smoking_zone",
+    "charity_donation",
+    "dangerous_driving",
+    "contract_breach",
+]
 BUSINESS_NOISE = ["tax_paid_on_time", "tax_arrears", "product_quality_violation", "contract_breach"]
 
 

@@ -26,7 +26,9 @@ def lint_report(console: Console, report: LintReport) -> None:
         if finding.code == "invalid":
             console.print(f"[{style}]error[/{style}] {finding.message}", highlight=False)
             continue
-        console.print(f"[{style}]{finding.level}[/{style}] {place} ({finding.path}): {finding.message}", highlight=False)
+        console.print(
+            f"[{style}]{finding.level}[/{style}] {place} ({finding.path}): {finding.message}", highlight=False
+        )
         console.print(f"        [dim]rests on: {finding.basis}[/dim]", highlight=False)
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
 
@@ -81,9 +83,8 @@ def _reason_text(reason: dict[str, Any]) -> str:
         )
     test = {key: value for key, value in reason["condition"].items() if key != "program"}
     records = ", ".join(f"{fact['record']} ({fact['points']:+})" for fact in reason.get("records", []))
-    return (
-        f"{negation}{reason['program']} {test}: score {_number(reason['score'])}, tier {_number(reason['tier'])}"
-        + (f"; weightiest records {records}" if records else "")
+    return f"{negation}{reason['program']} {test}: score {_number(reason['score'])}, tier {_number(reason['tier'])}" + (
+        f"; weightiest records {records}" if records else ""
     )
 
 
@@ -114,8 +115,7 @@ def explanation(console: Console, facts: dict[str, Any]) -> None:
             console.print("  no record counts now")
         change = program["next_change"]
         console.print(
-            "  next change: "
-            + (f"{change['at']} (score {change['score']})" if change else "none by expiry alone"),
+            "  next change: " + (f"{change['at']} (score {change['score']})" if change else "none by expiry alone"),
             highlight=False,
         )
         upgrade = program["next_tier"]

@@ -111,7 +111,9 @@ def check_rows(numbered: Iterable[tuple[int, Mapping[str, Any]]], rulebook: Rule
         for line, row in numbered:
             record = record_from_row(row, rulebook, file=file, line=line)
             if record.id in seen:
-                raise RecordError(f"record id {record.id!r} already used on line {seen[record.id]}", file=file, line=line, field="id")
+                raise RecordError(
+                    f"record id {record.id!r} already used on line {seen[record.id]}", file=file, line=line, field="id"
+                )
             seen[record.id] = line
             records.append(record)
     except UnicodeDecodeError as exc:

@@ -10,7 +10,7 @@ from credo.rules.lint import (
     loads_rulebook,
     walk_conditions,
 )
-from credo.rules.loader import SourceMap, parse_rulebook, read_rulebook
+from credo.rules.loader import SourceMap, read_rulebook
 from credo.rules.model import (
     Action,
     AllCondition,

@@ -199,9 +199,7 @@ class _Linter:
                         (*rule_path, "points"),
                         f"points of {behaviour!r} mix signs {rule.ladder}; one behaviour moves a score one way",
                     )
-                adverse = any(
-                    (value < 0) if program.higher_is == "better" else (value > 0) for value in rule.ladder
-                )
+                adverse = any((value < 0) if program.higher_is == "better" else (value > 0) for value in rule.ladder)
                 if adverse and rule.expires_after is None and program.resets is None:
                     self.warning(
                         "permanent-mark",

@@ -21,6 +21,7 @@ from pydantic import (
 from credo.rules.time import Duration, Period, parse_duration, zone
 
 SubjectKind = Literal["person", "organization"]
+ALL_KINDS: tuple[SubjectKind, ...] = ("person", "organization")
 Number = int | float
 
 DurationField = Annotated[
@@ -103,7 +104,7 @@ class PointsRule(Documented):
 class Program(Documented):
     """A points account that each enrolled subject of the right kind holds."""
 
-    subjects: list[SubjectKind] = Field(default_factory=lambda: ["person", "organization"])
+    subjects: list[SubjectKind] = Field(default_factory=lambda: list(ALL_KINDS))
     enrol_on: list[str] = Field(default_factory=list)
     start: Number = 0
     higher_is: Literal["better", "worse"] = "better"

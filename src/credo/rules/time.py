@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import isodate
+import isodate  # type: ignore[import-untyped]
 from dateutil.relativedelta import relativedelta
 
 from credo.errors import InstantError
@@ -95,8 +95,7 @@ def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime:
                 instant = dt.datetime.fromisoformat(text)
         except ValueError as exc:
             raise InstantError(
-                f"Expected an ISO 8601 date or instant such as 2024-05-01 or "
-                f"2024-05-01T09:30:00+08:00; got {value!r}"
+                f"Expected an ISO 8601 date or instant such as 2024-05-01 or 2024-05-01T09:30:00+08:00; got {value!r}"
             ) from exc
     else:
         raise InstantError(f"Expected an ISO 8601 date or instant; got {value!r}")

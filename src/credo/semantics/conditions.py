@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from credo.rules.lint import pushes_down
 from credo.rules.model import (
     AllCondition,
     AnyCondition,
@@ -14,7 +15,6 @@ from credo.rules.model import (
     NotCondition,
     ProgramCondition,
 )
-from credo.rules.lint import pushes_down
 from credo.rules.time import iso
 from credo.semantics.timeline import Entry, ProgramTimeline
 

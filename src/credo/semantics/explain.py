@@ -25,7 +25,8 @@ def rule_text(entry: Entry) -> str:
         text = f"{behaviour}: reset (wipes earlier records)"
     elif isinstance(rule.points, list):
         window = f" within {rule.repeat_window}" if rule.repeat_window else " still counting"
-        text = f"{behaviour}: points[{min(entry.step, len(rule.points)) - 1}] = {entry.base} ({_ordinal(entry.step)} offence{window})"
+        rung = min(entry.step, len(rule.points)) - 1
+        text = f"{behaviour}: points[{rung}] = {entry.base} ({_ordinal(entry.step)} offence{window})"
     else:
         text = f"{behaviour}: {entry.base} points"
     if rule.cap is not None and entry.effective != entry.base:
@@ -58,8 +59,10 @@ def _next_tier(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]
         rank = line.tier_rank(line.tier_at(instant))
         return rank >= target if step > 0 else (rank <= target and rank >= 0)
 
-    by_expiry = next((instant for instant in timeline.instants if instant > state.at and reached(timeline, instant)), None)
-    sooner = []
+    by_expiry = next(
+        (instant for instant in timeline.instants if instant > state.at and reached(timeline, instant)), None
+    )
+    sooner: list[dict[str, Any]] = []
     for behaviour in timeline.program.points:
         if not _favourable(timeline, behaviour):
             continue
@@ -128,7 +131,11 @@ def _list(state: SubjectState, name: str) -> dict[str, Any]:
             for behaviour in timeline.program.points:
                 if _favourable(timeline, behaviour):
                     trial = SubjectState(
-                        state.rulebook, state.subject, state.kind, [*state.records, _hypothetical(state, behaviour)], state.at
+                        state.rulebook,
+                        state.subject,
+                        state.kind,
+                        [*state.records, _hypothetical(state, behaviour)],
+                        state.at,
                     )
                     behaviours.append({"behaviour": behaviour, "leaves_now": not trial.on_list(name, state.at)})
     else:

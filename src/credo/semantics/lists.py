@@ -39,12 +39,14 @@ def build_intervals(
 ) -> list[Interval]:
     """Every stay of one subject on one list, from its records (ledger order) and its program timelines."""
     leave_on = set(listed.leave_on)
-    leaves = [(record.at, position, record) for position, record in enumerate(records) if record.behaviour in leave_on]
+    leaves = [
+        (record.at, float(position), record) for position, record in enumerate(records) if record.behaviour in leave_on
+    ]
     openings: list[tuple[dt.datetime, float, tuple[Record, ...]]] = []
     enter_on = set(listed.enter_on)
-    for position, record in enumerate(records):
+    for index, record in enumerate(records):
         if record.behaviour in enter_on:
-            openings.append((record.at, position, (record,)))
+            openings.append((record.at, float(index), (record,)))
 
     level_closes: dict[dt.datetime, dt.datetime | None] = {}
     if listed.enter_when is not None:
@@ -65,8 +67,8 @@ def build_intervals(
         if listed.lasts is not None:
             candidates.append((listed.lasts.after(opened), "lasts", None))
         if candidates:
-            closes_at, why, record = min(candidates, key=lambda candidate: candidate[0])
-            intervals.append(Interval(name, opened, closes_at, opened_by, why, record))
+            closes_at, why, closing = min(candidates, key=lambda candidate: candidate[0])
+            intervals.append(Interval(name, opened, closes_at, opened_by, why, closing))
         else:
             intervals.append(Interval(name, opened, None, opened_by, None))
     return intervals

@@ -142,9 +142,7 @@ class SubjectState:
         return {
             "subject": self.subject,
             "at": iso(self.at, self.tz),
-            "programs": {
-                name: {"score": self.score(name), "tier": self.tier(name)} for name in self.enrolled()
-            },
+            "programs": {name: {"score": self.score(name), "tier": self.tier(name)} for name in self.enrolled()},
             "lists": self.lists(),
         }
 

@@ -169,7 +169,12 @@ def _repeats(
     if rule.repeat_window is not None:
         since = rule.repeat_window.before(record.at)
         return sum(1 for j in earlier if j >= last_reset and counted[j].at > since)
-    return sum(1 for j in earlier if ends[j][0] is None or record.at < ends[j][0])  # type: ignore[operator]
+    still_active = 0
+    for j in earlier:
+        end = ends[j][0]
+        if end is None or record.at < end:
+            still_active += 1
+    return still_active
 
 
 def _ends(program: Program, counted: list[Record], tz: dt.tzinfo) -> list[tuple[dt.datetime | None, str | None]]:

@@ -45,5 +45,5 @@ class RulebookTestFile(pytest.File):
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> RulebookTestFile | None:
     if is_rulebook_test(file_path):
-        return RulebookTestFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return RulebookTestFile.from_parent(parent, path=file_path)
     return None

@@ -1,21 +1,21 @@
 """YAML rulebook tests: a case gives records and an instant, and what the rulebook must say then.
 
-    cases:
-      - name: a third offence within two years takes the last points
-        at: 2024-06-01
-        records:
-          - {subject: alice, behaviour: dog_licence_issued, at: 2024-01-01}
-        expect:
-          alice:
-            scores: {dog_licence: 0}
-            tiers: {dog_licence: suspended}
-            lists: [dog_held]                 # exactly these lists
-            decisions: {keep_dog: deny}
-            measures: {keep_dog: [dog_confiscation]}
-            explanation:
-              next_change: {dog_licence: 2026-04-01}
-              active: {dog_licence: [r2, r3, r4]}
-              effective: {r4: -12}
+cases:
+  - name: a third offence within two years takes the last points
+    at: 2024-06-01
+    records:
+      - {subject: alice, behaviour: dog_licence_issued, at: 2024-01-01}
+    expect:
+      alice:
+        scores: {dog_licence: 0}
+        tiers: {dog_licence: suspended}
+        lists: [dog_held]                 # exactly these lists
+        decisions: {keep_dog: deny}
+        measures: {keep_dog: [dog_confiscation]}
+        explanation:
+          next_change: {dog_licence: 2026-04-01}
+          active: {dog_licence: [r2, r3, r4]}
+          effective: {r4: -12}
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class Case:
             state = evaluate(rulebook, records, str(subject), at)
             for key, value in (wanted or {}).items():
                 if key not in EXPECTATIONS:
-                    yield f"{self.where('expect', subject, key)}: unknown expectation {key!r}; use {sorted(EXPECTATIONS)}"
+                    place = self.where("expect", subject, key)
+                    yield f"{place}: unknown expectation {key!r}; use {sorted(EXPECTATIONS)}"
                     continue
                 for problem in _compare(key, value, state):
                     yield f"{self.where('expect', subject, key)}: {subject}: {problem}"
@@ -127,9 +128,9 @@ def _compare(key: str, expected: Any, state: SubjectState) -> Iterator[str]:
                 yield f"decision on {action}: expected {verdict}, got {got}"
     elif key == "measures":
         for action, measures in expected.items():
-            got = sorted(result.measure for result in state.decide(action).measures)
-            if got != sorted(measures):
-                yield f"measures on {action}: expected {sorted(measures)}, got {got}"
+            applying = sorted(result.measure for result in state.decide(action).measures)
+            if applying != sorted(measures):
+                yield f"measures on {action}: expected {sorted(measures)}, got {applying}"
     elif key == "explanation":
         yield from _compare_explanation(expected, state)
 
@@ -213,7 +214,11 @@ def test_files(path: Path) -> list[Path]:
 
 
 def is_rulebook_test(file: Path) -> bool:
-    return file.suffix in {".yaml", ".yml"} and file.parent.name == "tests" and (file.parent.parent / "rulebook.yaml").is_file()
+    return (
+        file.suffix in {".yaml", ".yml"}
+        and file.parent.name == "tests"
+        and (file.parent.parent / "rulebook.yaml").is_file()
+    )
 
 
 def run_path(path: Path) -> list[CaseResult]:
