@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -148,8 +149,9 @@ class ProgramCondition(Model):
         fields = ("tier_in", "tier_at_least", "tier_at_most", "score_below", "score_at_least", "score_at_most")
         return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
 
-    @property
+    @cached_property
     def test(self) -> tuple[str, Any]:
+        """(name, value) of the one test; cached, as decisions ask it many times."""
         ((name, value),) = self.tests().items()
         return name, value
 

@@ -80,6 +80,7 @@ class SubjectState:
         self.records = records  # the subject's own, in ledger order, none after `at`
         self.at = at
         self.tz = rulebook.tz
+        self._stays: dict[str, list[Interval]] = {}
 
     @cached_property
     def timelines(self) -> dict[str, ProgramTimeline]:
@@ -90,12 +91,16 @@ class SubjectState:
             if self.kind in program.subjects
         }
 
-    @cached_property
+    def stays(self, name: str) -> list[Interval]:
+        """The subject's stays on one list, built on first use: a decision needs only its own lists."""
+        if name not in self._stays:
+            listed = self.rulebook.lists.get(name)
+            self._stays[name] = [] if listed is None else build_intervals(name, listed, self.records, self.timelines)
+        return self._stays[name]
+
+    @property
     def intervals(self) -> dict[str, list[Interval]]:
-        return {
-            name: build_intervals(name, listed, self.records, self.timelines)
-            for name, listed in self.rulebook.lists.items()
-        }
+        return {name: self.stays(name) for name in self.rulebook.lists}
 
     # Scores and lists.
 
@@ -115,7 +120,7 @@ class SubjectState:
         return self.timelines.get(program) or ProgramTimeline(program, self.rulebook.programs[program], None, [])
 
     def on_list(self, name: str, instant: dt.datetime) -> bool:
-        return any(interval.covers(instant) for interval in self.intervals.get(name, []))
+        return any(interval.covers(instant) for interval in self.stays(name))
 
     def lists(self, instant: dt.datetime | None = None) -> list[str]:
         """The lists the subject is on, sorted."""
@@ -123,7 +128,7 @@ class SubjectState:
         return sorted(name for name in self.intervals if self.on_list(name, instant))
 
     def covering(self, name: str, instant: dt.datetime) -> list[Interval]:
-        return [interval for interval in self.intervals.get(name, []) if interval.covers(instant)]
+        return [interval for interval in self.stays(name) if interval.covers(instant)]
 
     def list_reason(self, name: str, instant: dt.datetime) -> dict[str, Any]:
         """Facts of a stay on a list: when and by what records it opened, when it closes at the latest."""
