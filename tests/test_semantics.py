@@ -180,7 +180,7 @@ def test_decision_reasons_name_the_facts_and_rank_key_factors() -> None:
     (reason,) = decision.measures[0].reasons
     assert reason["program"] == "p" and reason["score"] == -11
     assert len(reason["records"]) == 4 and reason["records"][0]["record"] == "r7"
-    assert [factor["record"] for factor in decision.key_factors][0] == "r7"
+    assert next(factor["record"] for factor in decision.key_factors) == "r7"
     assert len(decision.key_factors) == 4
 
 
