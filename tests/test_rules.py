@@ -107,7 +107,8 @@ def test_unknown_references(tmp_path: Path) -> None:
 def test_measure_without_basis(tmp_path: Path) -> None:
     text = (
         BASE
-        + "actions: {a: {context: traffic}}\nmeasures:\n  m: {action: a, effect: deny, when: {program: licence, score_below: 1}}\n"
+        + "actions: {a: {context: traffic}}\nmeasures:\n"
+        + "  m: {action: a, effect: deny, when: {program: licence, score_below: 1}}\n"
     )
     assert "no-basis" in codes(tmp_path, text)
 
