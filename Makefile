@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/credo report scenarios/article/rulebook.yaml scenarios/article/example-ledger.csv --at 2025-06-01
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scenarios
+	$(BIN)/ruff format --check src tests bench scenarios
 	$(BIN)/mypy src
 
 test: lint
