@@ -94,12 +94,17 @@ class PointsRule(Documented):
             raise ValueError("Expected at least one number in `points`")
         return self
 
-    @property
+    @cached_property
     def ladder(self) -> list[Number]:
         """The points as a list: one entry for a plain number, 0 for a reset without points."""
         if self.points is None:
             return [0]
         return list(self.points) if isinstance(self.points, list) else [self.points]
+
+    @cached_property
+    def sign(self) -> int:
+        """+1 when the rule's points raise a score, -1 when they lower it (lint refuses mixed signs)."""
+        return 1 if any(value > 0 for value in self.ladder) else -1
 
 
 class Program(Documented):

@@ -147,8 +147,7 @@ def build_timeline(name: str, program: Program, records: Sequence[Record], tz: d
             before = cap_sums[key]
             after = before + base
             cap_sums[key] = after
-            sign = 1 if any(value > 0 for value in ladder) else -1
-            effective = sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before)))
+            effective = rule.sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before)))
         end, ended_by = ends[index]
         entries.append(Entry(record, rule, step, base, effective, end, ended_by))
         earlier[record.behaviour].append(index)
