@@ -87,18 +87,25 @@ def pushes_down(leaf: ProgramCondition, higher_is: str) -> bool:
     return name in {"score_below", "score_at_most", "tier_at_most"}
 
 
+def condition_leaves(
+    condition: Condition, path: KeyPath = ()
+) -> Iterator[tuple[ListCondition | ProgramCondition, KeyPath]]:
+    """Every leaf test in a condition tree, with its key path below `path`."""
+    if isinstance(condition, AllCondition):
+        for index, item in enumerate(condition.all_):
+            yield from condition_leaves(item, (*path, "all", index))
+    elif isinstance(condition, AnyCondition):
+        for index, item in enumerate(condition.any_):
+            yield from condition_leaves(item, (*path, "any", index))
+    elif isinstance(condition, NotCondition):
+        yield from condition_leaves(condition.not_, (*path, "not"))
+    else:
+        yield condition, path
+
+
 def walk_conditions(condition: Condition) -> Iterator[ListCondition | ProgramCondition]:
     """Every leaf test in a condition tree."""
-    if isinstance(condition, AllCondition):
-        for item in condition.all_:
-            yield from walk_conditions(item)
-    elif isinstance(condition, AnyCondition):
-        for item in condition.any_:
-            yield from walk_conditions(item)
-    elif isinstance(condition, NotCondition):
-        yield from walk_conditions(condition.not_)
-    else:
-        yield condition
+    return (leaf for leaf, _ in condition_leaves(condition))
 
 
 class _Linter:
@@ -222,7 +229,7 @@ class _Linter:
                     "credo: no permanent marks; right to rehabilitation",
                 )
             if listed.enter_when is not None:
-                for leaf, leaf_path in self.leaves(listed.enter_when, (*path, "enter_when")):
+                for leaf, leaf_path in condition_leaves(listed.enter_when, (*path, "enter_when")):
                     if isinstance(leaf, ListCondition):
                         self.error(
                             "list-in-enter-when",
@@ -231,18 +238,6 @@ class _Linter:
                         )
                     else:
                         self.program_condition(leaf, leaf_path)
-
-    def leaves(self, condition: Condition, path: KeyPath) -> Iterator[tuple[ListCondition | ProgramCondition, KeyPath]]:
-        if isinstance(condition, AllCondition):
-            for index, item in enumerate(condition.all_):
-                yield from self.leaves(item, (*path, "all", index))
-        elif isinstance(condition, AnyCondition):
-            for index, item in enumerate(condition.any_):
-                yield from self.leaves(item, (*path, "any", index))
-        elif isinstance(condition, NotCondition):
-            yield from self.leaves(condition.not_, (*path, "not"))
-        else:
-            yield condition, path
 
     def program_condition(self, leaf: ProgramCondition, path: KeyPath) -> None:
         program = self.rulebook.programs.get(leaf.program)
@@ -273,7 +268,7 @@ class _Linter:
                     f"measure {name!r} names no legal basis; add basis",
                     "no secret rules: Shanghai Social Credit Regulations (2017) Art. 32",
                 )
-            for leaf, leaf_path in self.leaves(measure.when, (*path, "when")):
+            for leaf, leaf_path in condition_leaves(measure.when, (*path, "when")):
                 if isinstance(leaf, ListCondition):
                     if leaf.list_ not in self.rulebook.lists:
                         known = ", ".join(sorted(self.rulebook.lists)) or "none"
