@@ -67,7 +67,7 @@ def _next_tier(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]
         if not _favourable(timeline, behaviour):
             continue
         records = [*state.records, _hypothetical(state, behaviour)]
-        line = build_timeline(timeline.name, timeline.program, records, state.tz)
+        line = build_timeline(timeline.name, timeline.program, records, state.tz, state.points_of)
         added = line.entries[-1] if line.entries and line.entries[-1].record.behaviour == behaviour else None
         sooner.append(
             {
@@ -136,6 +136,7 @@ def _list(state: SubjectState, name: str) -> dict[str, Any]:
                         state.kind,
                         [*state.records, _hypothetical(state, behaviour)],
                         state.at,
+                        state.points_of,
                     )
                     behaviours.append({"behaviour": behaviour, "leaves_now": not trial.on_list(name, state.at)})
     else:

@@ -14,7 +14,7 @@ from credo.rules.time import iso
 from credo.semantics.conditions import holds, reasons
 from credo.semantics.lists import Interval, build_intervals
 from credo.semantics.records import Record, SubjectKind
-from credo.semantics.timeline import ProgramTimeline, build_timeline
+from credo.semantics.timeline import PointsOf, ProgramTimeline, build_timeline
 
 ADVERSE = ("deny", "limit")
 #: Key factors leading an adverse decision (FCRA §615, Regulation B §1002.9: at most four).
@@ -72,7 +72,13 @@ class SubjectState:
     """Everything the rulebook says of one subject, from the records known at `at`."""
 
     def __init__(
-        self, rulebook: Rulebook, subject: str, kind: SubjectKind, records: list[Record], at: dt.datetime
+        self,
+        rulebook: Rulebook,
+        subject: str,
+        kind: SubjectKind,
+        records: list[Record],
+        at: dt.datetime,
+        points_of: PointsOf | None = None,
     ) -> None:
         self.rulebook = rulebook
         self.subject = subject
@@ -80,13 +86,14 @@ class SubjectState:
         self.records = records  # the subject's own, in ledger order, none after `at`
         self.at = at
         self.tz = rulebook.tz
+        self.points_of = points_of  # None: every record is scored by `rulebook` (file mode)
         self._stays: dict[str, list[Interval]] = {}
 
     @cached_property
     def timelines(self) -> dict[str, ProgramTimeline]:
         """The programs the subject's kind holds, enrolled or not."""
         return {
-            name: build_timeline(name, program, self.records, self.tz)
+            name: build_timeline(name, program, self.records, self.tz, self.points_of)
             for name, program in self.rulebook.programs.items()
             if self.kind in program.subjects
         }

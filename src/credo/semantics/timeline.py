@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from credo.rules.model import PointsRule, Program
@@ -121,21 +121,35 @@ def enrolment(program: Program, records: Sequence[Record]) -> dt.datetime | None
     return next((record.at for record in records if record.behaviour in enrol_on), None)
 
 
-def build_timeline(name: str, program: Program, records: Sequence[Record], tz: dt.tzinfo) -> ProgramTimeline:
+#: Which points rule scores a record in a program: the rulebook version in force at the record's
+#: `at` (rule 8), or None when that version gives the behaviour no points there.
+PointsOf = Callable[[str, Record], PointsRule | None]
+
+
+def build_timeline(
+    name: str, program: Program, records: Sequence[Record], tz: dt.tzinfo, points_of: PointsOf | None = None
+) -> ProgramTimeline:
     """Apply rules 1-4 to a subject's records, already in ledger order (by `at`, ties by position)."""
     enrolled_at = enrolment(program, records)
     if enrolled_at is None:
         return ProgramTimeline(name, program, None, [])
-    rules = program.points
-    counted = [record for record in records if record.behaviour in rules and record.at >= enrolled_at]
-    ends = _ends(program, counted, tz)
+    counted: list[Record] = []
+    rules: list[PointsRule] = []
+    for record in records:
+        if record.at < enrolled_at:
+            continue
+        rule = program.points.get(record.behaviour) if points_of is None else points_of(name, record)
+        if rule is not None:
+            counted.append(record)
+            rules.append(rule)
+    ends = _ends(program, counted, rules, tz)
 
     entries: list[Entry] = []
     earlier: dict[str, list[int]] = defaultdict(list)  # behaviour -> indices of its earlier records
     last_reset = -1  # index of the latest reset record so far
     cap_sums: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
     for index, record in enumerate(counted):
-        rule = rules[record.behaviour]
+        rule = rules[index]
         ladder = rule.ladder
         step = 1
         if len(ladder) > 1:
@@ -176,13 +190,15 @@ def _repeats(
     return still_active
 
 
-def _ends(program: Program, counted: list[Record], tz: dt.tzinfo) -> list[tuple[dt.datetime | None, str | None]]:
+def _ends(
+    program: Program, counted: list[Record], rules: list[PointsRule], tz: dt.tzinfo
+) -> list[tuple[dt.datetime | None, str | None]]:
     """When each record stops counting, and why (rule 3)."""
     result: list[tuple[dt.datetime | None, str | None]] = [(None, None)] * len(counted)
     next_reset: Record | None = None
     for index in range(len(counted) - 1, -1, -1):
         record = counted[index]
-        rule = program.points[record.behaviour]
+        rule = rules[index]
         candidates: list[tuple[dt.datetime, str]] = []
         if rule.expires_after is not None:
             candidates.append((rule.expires_after.after(record.at), "expires_after"))
