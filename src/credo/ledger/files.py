@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -56,47 +56,81 @@ def record_from_row(
     return Record(str(values["subject"]), behaviour, at, record_id, source, kind)  # type: ignore[arg-type]
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            return
-        missing = [name for name in REQUIRED if name not in reader.fieldnames]
-        if missing:
-            raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
-        line = 1
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                raise RecordError("more values than columns", file=str(path), line=line)
-            yield line, row
+Progress = Callable[[int], None]
 
 
-def _json_rows(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
+def _lines(path: Path, progress: Progress | None) -> Iterator[str]:
+    """The file's lines as text, telling progress how many bytes each took."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            if progress is not None:
+                progress(len(raw))
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise RecordError(f"not valid JSON: {exc.msg}", file=str(path), line=line) from exc
-            if not isinstance(row, dict):
-                raise RecordError("expected a JSON object per line", file=str(path), line=line)
-            yield line, row
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(f"not UTF-8 text: {exc.reason}", file=str(path)) from exc
 
 
-def rows(path: str | Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """(line, row) pairs of a CSV or JSON Lines file, chosen by its extension."""
+def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    reader = csv.DictReader(_lines(path, progress))
+    if reader.fieldnames is None:
+        return
+    missing = [name for name in REQUIRED if name not in reader.fieldnames]
+    if missing:
+        raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
+    for row in reader:
+        if None in row:
+            raise RecordError("more values than columns", file=str(path), line=reader.line_num)
+        yield reader.line_num, row
+
+
+def _json_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    for line, text in enumerate(_lines(path, progress), start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"not valid JSON: {exc.msg}", file=str(path), line=line) from exc
+        if not isinstance(row, dict):
+            raise RecordError("expected a JSON object per line", file=str(path), line=line)
+        yield line, row
+
+
+def _parquet_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Parquet rows, read a row group slice at a time; 'line' is the 1-based row number."""
+    import pyarrow.parquet as pq  # imported here: only Parquet input needs it
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise RecordError(f"not a Parquet file: {exc}", file=str(path)) from exc
+    missing = [name for name in REQUIRED if name not in parquet.schema_arrow.names]
+    if missing:
+        raise RecordError(f"the file has no column {missing[0]!r}", file=str(path), line=0, field=missing[0])
+    size = path.stat().st_size
+    total = max(parquet.metadata.num_rows, 1)
+    number = 0
+    for batch in parquet.iter_batches(batch_size=50_000):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row
+        if progress is not None:
+            progress(size * batch.num_rows // total)
+
+
+FORMATS = {".csv": _csv_rows, ".jsonl": _json_rows, ".ndjson": _json_rows, ".json": _json_rows, ".parquet": _parquet_rows}
+
+
+def rows(path: str | Path, progress: Progress | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(line, row) pairs of a CSV, JSON Lines or Parquet file, chosen by its extension."""
     path = Path(path)
-    suffix = path.suffix.lower()
     if not path.is_file():
         raise RecordError("no such records file", file=str(path))
-    if suffix == ".csv":
-        return _csv_rows(path)
-    if suffix in {".jsonl", ".ndjson", ".json"}:
-        return _json_rows(path)
-    raise RecordError(f"unknown records format {suffix!r}; use .csv or .jsonl", file=str(path))
+    reader = FORMATS.get(path.suffix.lower())
+    if reader is None:
+        raise RecordError(f"unknown records format {path.suffix!r}; use .csv, .jsonl or .parquet", file=str(path))
+    return reader(path, progress)
 
 
 def read_records(path: str | Path, rulebook: Rulebook) -> list[Record]:

@@ -56,6 +56,11 @@ class Source(Documented):
     """An agency or device that reports records."""
 
     automated: bool = Field(False, description="An automated sensor, whose identification may be wrong.")
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        1.0,
+        description="Records from an automated source with a lower identification confidence (or none) wait "
+        "for a human to confirm them before they count.",
+    )
 
 
 class Behaviour(Documented):

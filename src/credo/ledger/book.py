@@ -1,0 +1,210 @@
+"""The ledger in store mode: publish rulebooks, ingest and correct records, and ask questions
+"as of t, as known at k" with the same reference semantics as file mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from credo.errors import CredoError, RecordError
+from credo.ledger.chain import ChainReport, from_micros, micros
+from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
+from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, counting
+from credo.rules.lint import load_rulebook, loads_rulebook
+from credo.rules.model import Rulebook
+from credo.rules.time import parse_instant
+from credo.semantics.records import Record
+from credo.semantics.state import SubjectState, subject_kind
+from credo.semantics.versions import RulebookHistory, Version
+
+
+class LedgerError(CredoError, ValueError):
+    """A store-mode request that cannot be carried out (named, with what to do)."""
+
+
+class Tally(Protocol):
+    accepted: int
+    duplicates: int
+    first_position: int | None
+    last_position: int | None
+
+
+class StoredVersionLike(Protocol):
+    position: int
+    effective_us: int
+    published_us: int
+    retroactive: bool
+    text: str
+
+
+class LedgerStore(Protocol):
+    """What the ledger needs of a store (credo.storage provides it)."""
+
+    def publish(self, *, name: str, version: str, effective: dt.datetime, now: dt.datetime, retroactive: bool,
+                text: str) -> int: ...  # fmt: skip
+
+    def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
+                now: dt.datetime) -> int: ...  # fmt: skip
+
+    def ingest(self, batches: Iterable[Sequence[Incoming]], now: dt.datetime,
+               on_conflict: Callable[[Incoming, int], None],
+               on_batch: Callable[[int], None] | None = None) -> Any: ...  # fmt: skip
+
+    def records(self, subject: str | None = None, known_at: dt.datetime | None = None) -> list[StoredRecord]: ...
+
+    def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None: ...
+
+    def corrections(self, known_at: dt.datetime | None = None) -> list[Correction]: ...
+
+    def versions(self, known_at: dt.datetime | None = None) -> Sequence[StoredVersionLike]: ...
+
+    def verify(self) -> ChainReport: ...
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    accepted: int
+    duplicates: int
+    rejected: int
+    first_position: int | None
+    last_position: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+        }
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Ledger:
+    """Store mode: the clock is injected so that tests and replays can fix time."""
+
+    def __init__(self, store: LedgerStore, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+        self._parsed: dict[int, Rulebook] = {}
+
+    # Rulebook versions.
+
+    def history(self, known_at: dt.datetime | None = None) -> RulebookHistory:
+        versions = []
+        for stored in self.store.versions(known_at):
+            if stored.position not in self._parsed:
+                self._parsed[stored.position] = loads_rulebook(stored.text, f"<rulebook version at {stored.position}>")
+            versions.append(Version(from_micros(stored.effective_us), self._parsed[stored.position], stored.position))
+        return RulebookHistory(versions)
+
+    def publish(self, path: Path, effective: str, retroactive: bool = False) -> int:
+        """Publish a rulebook file (lint errors refuse it) to take effect at `effective`."""
+        rulebook = load_rulebook(path)
+        now = self.clock()
+        when = parse_instant(effective, rulebook.tz)
+        if self.store.versions() and when < now and not retroactive:
+            raise LedgerError(
+                f"--effective {when.isoformat()} is in the past: a later version that applies to what already "
+                "happened changes people's scores after the fact; add --retroactive to publish it as such"
+            )
+        text = path.read_text(encoding="utf-8")
+        return self.store.publish(
+            name=rulebook.rulebook, version=rulebook.version, effective=when, now=now,
+            retroactive=retroactive and when < now, text=text,
+        )  # fmt: skip
+
+    # Records.
+
+    def ingest(
+        self,
+        path: Path,
+        *,
+        skip_invalid: bool = False,
+        report: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = BATCH,
+    ) -> IngestSummary:
+        """Ingest a CSV, JSON Lines or Parquet file in one transaction (see credo.ledger.ingest)."""
+        history = self.history()
+        if not history:
+            raise LedgerError("no rulebook is published in this store; run `credo rulebook publish FILE --effective T`")
+        now = self.clock()
+        log = RejectionLog(skip_invalid, report)
+
+        def conflict(incoming: Incoming, position: int) -> None:
+            log(Rejection(str(path), incoming.line, "id",
+                          f"record {incoming.source}:{incoming.source_id} is already in the ledger at position "
+                          f"{position} with different content"))  # fmt: skip
+
+        try:
+            tally: Tally = self.store.ingest(
+                file_batches(path, history, now, log, progress, batch_size), now, conflict
+            )
+        finally:
+            log.close()
+        return IngestSummary(tally.accepted, tally.duplicates, log.count, tally.first_position, tally.last_position)
+
+    def find(self, reference: str) -> StoredRecord:
+        """A record by its ledger position or by SOURCE:ID."""
+        record = None
+        if reference.isdigit():
+            record = self.store.record(position=int(reference))
+        elif ":" in reference:
+            source, source_id = reference.split(":", 1)
+            record = self.store.record(key=(source, source_id))
+        if record is None:
+            raise RecordError(f"no record {reference!r} in the ledger (give a position or SOURCE:ID)", field="record")
+        return record
+
+    def correct(self, reference: str, action: CorrectionAction, reason: str, actor: str) -> int:
+        if not reason.strip() or not actor.strip():
+            raise LedgerError("a correction needs a reason and who made it (--reason, --by)")
+        record = self.find(reference)
+        return self.store.correct(
+            record_position=record.position, action=action, reason=reason, actor=actor, now=self.clock()
+        )
+
+    def counting_records(self, known_at: dt.datetime | None = None, subject: str | None = None) -> list[Record]:
+        """The records that count, as known at `known_at`, in ledger order."""
+        stored = self.store.records(subject, known_at)
+        return [record.as_record() for record in counting(stored, self.store.corrections(known_at))]
+
+    # Questions.
+
+    def instant(self, text: str, known_at: dt.datetime | None = None) -> dt.datetime:
+        history = self.history(known_at)
+        if not history:
+            raise LedgerError("no rulebook is published in this store")
+        return parse_instant(text, history.versions[-1].rulebook.tz)
+
+    def state(self, subject: str, at: dt.datetime, known_at: dt.datetime | None = None) -> SubjectState:
+        history = self.history(known_at)
+        return history.evaluate(self.counting_records(known_at, subject), subject, at)
+
+    def states(self, at: dt.datetime, known_at: dt.datetime | None = None) -> Iterator[SubjectState]:
+        history = self.history(known_at)
+        rulebook = history.require(at)
+        by_subject: dict[str, list[Record]] = {}
+        for record in self.counting_records(known_at):
+            by_subject.setdefault(record.subject, []).append(record)
+        for subject in sorted(by_subject):
+            own = sorted((record for record in by_subject[subject] if record.at <= at), key=lambda r: r.at)
+            kind = subject_kind(subject, by_subject[subject])
+            yield SubjectState(rulebook, subject, kind, own, at, history.points_of)
+
+    def verify(self) -> ChainReport:
+        return self.store.verify()
+
+
+def known_instant(text: str | None, tz: Any) -> dt.datetime | None:
+    return None if text is None else parse_instant(text, tz)
+
+
+__all__ = ["IngestSummary", "Ledger", "LedgerError", "LedgerStore", "micros"]

@@ -1,0 +1,383 @@
+"""The ledger in a SQL database (SQLAlchemy Core): SQLite embedded, PostgreSQL in production.
+
+Appends are serialised (SQLite's BEGIN IMMEDIATE, a PostgreSQL advisory lock) because each entry
+hashes the one before it; that also keeps positions free of gaps and duplicates when several
+processes write at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, tuple_
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from credo.errors import CredoError
+from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, link, micros, verify_chain
+from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord
+from credo.storage.schema import (
+    CORRECTION_FIELDS,
+    RECORD_FIELDS,
+    RULEBOOK_FIELDS,
+    corrections,
+    records,
+    rulebook_versions,
+)
+
+DEFAULT_URL = "sqlite:///credo.db"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_LOOKUP_CHUNK = 400
+_APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
+
+
+class StoreError(CredoError, RuntimeError):
+    """The store cannot be opened or used: names the URL (without its password) and what to do."""
+
+
+@dataclass
+class Tail:
+    """The last entry of the chain, advanced as entries are appended."""
+
+    position: int = 0
+    hash: str = GENESIS
+
+    def append(self, kind: str, fields: Sequence[Field]) -> tuple[int, str]:
+        self.position += 1
+        self.hash = link(self.hash, kind, fields)
+        return self.position, self.hash
+
+
+@dataclass
+class IngestTally:
+    accepted: int = 0
+    duplicates: int = 0
+    first_position: int | None = None
+    last_position: int | None = None
+    receipts: list[Receipt] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    position: int
+    name: str
+    version: str
+    effective_us: int
+    published_us: int
+    retroactive: bool
+    text: str
+
+
+Conflict = Callable[[Incoming, int], None]
+
+
+def safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+class SqlStore:
+    """One Store over SQLAlchemy; the SQLite and PostgreSQL subclasses say only what differs."""
+
+    dialect = ""
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+
+    # Opening and migrating.
+
+    def migrate(self) -> None:
+        """Create the ledger, or bring an older one up to this credo's schema (Alembic)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def initialised(self) -> bool:
+        with self._connect() as connection:
+            return bool(inspect(connection).has_table("records"))
+
+    def require_ledger(self) -> None:
+        """Open an existing ledger, upgrading its schema if an older credo wrote it."""
+        if not self.initialised():
+            raise StoreError(f"{safe_url(self.url)} holds no credo ledger; run `credo init --store {safe_url(self.url)}`")
+        head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+        with self._connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current != head:
+            self.migrate()
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise StoreError(f"cannot use the store {safe_url(self.url)}: {exc.orig}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # Appending.
+
+    def lock(self, connection: Connection) -> None:
+        """Serialise appends (SQLite: the transaction began IMMEDIATE already)."""
+
+    @contextmanager
+    def appending(self) -> Iterator[tuple[Connection, Tail]]:
+        """One transaction holding the append lock, with the chain's tail."""
+        with self._connect() as connection:
+            self.lock(connection)
+            yield connection, self._tail(connection)
+
+    def _tail(self, connection: Connection) -> Tail:
+        best = Tail()
+        for table in (records, corrections, rulebook_versions):
+            row = connection.execute(
+                select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
+            ).first()
+            if row is not None and row.position > best.position:
+                best = Tail(row.position, row.hash)
+        return best
+
+    def publish(self, *, name: str, version: str, effective: dt.datetime, now: dt.datetime, retroactive: bool,
+                text: str) -> int:  # fmt: skip
+        """Append a rulebook version; return its position."""
+        fields = (name, version, micros(effective), micros(now), retroactive, text)
+        with self.appending() as (connection, tail):
+            position, digest = tail.append("rulebook", fields)
+            connection.execute(
+                rulebook_versions.insert(),
+                {"position": position, "hash": digest, **dict(zip(RULEBOOK_FIELDS, fields, strict=True))},
+            )
+        return position
+
+    def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
+                now: dt.datetime) -> int:  # fmt: skip
+        fields = (record_position, action, reason, actor, micros(now))
+        with self.appending() as (connection, tail):
+            position, digest = tail.append("correction", fields)
+            connection.execute(
+                corrections.insert(),
+                {"position": position, "hash": digest, **dict(zip(CORRECTION_FIELDS, fields, strict=True))},
+            )
+        return position
+
+    def ingest(
+        self,
+        batches: Iterable[Sequence[Incoming]],
+        now: dt.datetime,
+        on_conflict: Conflict,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> IngestTally:
+        """Append new records in one transaction: all of them, or (on any exception) none."""
+        tally = IngestTally()
+        recorded = micros(now)
+        with self.appending() as (connection, tail):
+            for batch in batches:
+                rows = self._new_rows(connection, batch, tail, recorded, tally, on_conflict)
+                if rows:
+                    self.insert_records(connection, rows)
+                if on_batch is not None:
+                    on_batch(len(batch))
+        return tally
+
+    def _new_rows(
+        self,
+        connection: Connection,
+        batch: Sequence[Incoming],
+        tail: Tail,
+        recorded: int,
+        tally: IngestTally,
+        on_conflict: Conflict,
+    ) -> list[tuple[Any, ...]]:
+        known = self._existing(connection, {incoming.key for incoming in batch})
+        rows: list[tuple[Any, ...]] = []
+        for incoming in batch:
+            content = incoming.content()
+            seen = known.get(incoming.key)
+            if seen is not None:
+                position, stored = seen
+                if stored != content:
+                    on_conflict(incoming, position)
+                    continue
+                tally.duplicates += 1
+                tally.receipts.append(Receipt(position, True))
+                continue
+            fields = incoming.fields(recorded)
+            position, digest = tail.append("record", fields)
+            rows.append((position, digest, *fields))
+            known[incoming.key] = (position, content)
+            tally.accepted += 1
+            tally.receipts.append(Receipt(position, False))
+            tally.first_position = tally.first_position or position
+            tally.last_position = position
+        return rows
+
+    def _existing(self, connection: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, tuple[Field, ...]]]:
+        found: dict[tuple[str, str], tuple[int, tuple[Field, ...]]] = {}
+        ordered = sorted(keys)
+        content = [records.c[name] for name in RECORD_FIELDS[:8]]
+        for start in range(0, len(ordered), _LOOKUP_CHUNK):
+            chunk = ordered[start : start + _LOOKUP_CHUNK]
+            query = select(records.c.position, *content).where(tuple_(records.c.source, records.c.source_id).in_(chunk))
+            for row in connection.execute(query):
+                values = tuple(row)[1:]
+                found[(row.source, row.source_id)] = (row.position, values)
+        return found
+
+    def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        columns = ", ".join(("position", "hash", *RECORD_FIELDS))
+        marks = ", ".join(["?"] * (2 + len(RECORD_FIELDS)))
+        connection.exec_driver_sql(f"INSERT INTO records ({columns}) VALUES ({marks})", rows)
+
+    # Reading.
+
+    def records(self, subject: str | None = None, known_at: dt.datetime | None = None) -> list[StoredRecord]:
+        query = select(records).order_by(records.c.position)
+        if subject is not None:
+            query = query.where(records.c.subject == subject)
+        if known_at is not None:
+            query = query.where(records.c.recorded_us <= micros(known_at))
+        with self._connect() as connection:
+            return [_stored(row) for row in connection.execute(query).mappings()]
+
+    def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None:
+        query = select(records)
+        if position is not None:
+            query = query.where(records.c.position == position)
+        elif key is not None:
+            query = query.where(records.c.source == key[0], records.c.source_id == key[1])
+        with self._connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else _stored(row)
+
+    def corrections(self, known_at: dt.datetime | None = None) -> list[Correction]:
+        query = select(corrections).order_by(corrections.c.position)
+        if known_at is not None:
+            query = query.where(corrections.c.recorded_us <= micros(known_at))
+        with self._connect() as connection:
+            return [
+                Correction(row.position, row.record_position, row.action, row.reason, row.actor, row.recorded_us)
+                for row in connection.execute(query)
+            ]
+
+    def versions(self, known_at: dt.datetime | None = None) -> list[StoredVersion]:
+        query = select(rulebook_versions).order_by(rulebook_versions.c.position)
+        if known_at is not None:
+            query = query.where(rulebook_versions.c.published_us <= micros(known_at))
+        with self._connect() as connection:
+            return [
+                StoredVersion(row.position, row.name, row.version, row.effective_us, row.published_us,
+                              row.retroactive, row.text)  # fmt: skip
+                for row in connection.execute(query)
+            ]
+
+    def entries(self) -> Iterator[ChainEntry]:
+        """Every entry in position order, as the chain hashed it."""
+        with self._connect() as connection:
+            streams = []
+            for kind, table, names in (
+                ("record", records, RECORD_FIELDS),
+                ("correction", corrections, CORRECTION_FIELDS),
+                ("rulebook", rulebook_versions, RULEBOOK_FIELDS),
+            ):
+                query = select(table.c.position, table.c.hash, *(table.c[name] for name in names))
+                streams.append(_chain_entries(kind, connection.execute(query.order_by(table.c.position))))
+            yield from heapq.merge(*streams, key=lambda entry: entry.position)
+
+    def verify(self) -> ChainReport:
+        return verify_chain(self.entries())
+
+
+def _chain_entries(kind: str, rows: Iterable[Any]) -> Iterator[ChainEntry]:
+    for row in rows:
+        yield ChainEntry(row[0], kind, tuple(_canonical_value(value) for value in row[2:]), row[1])
+
+
+def _canonical_value(value: Any) -> Field:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _stored(row: Any) -> StoredRecord:
+    return StoredRecord(
+        row["position"], row["subject"], row["subject_kind"], row["behaviour"], row["at_us"], row["recorded_us"],
+        row["source"], row["source_id"], row["evidence"], row["confidence"], bool(row["pending"]),
+    )  # fmt: skip
+
+
+class SqliteStore(SqlStore):
+    dialect = "sqlite"
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+
+    def lock(self, connection: Connection) -> None:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
+
+    def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """COPY: PostgreSQL's bulk path, inside the same transaction."""
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        columns = ", ".join(("position", "hash", *RECORD_FIELDS))
+        with driver.cursor() as cursor, cursor.copy(f"COPY records ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _durable(dbapi_connection: Any, _record: Any) -> None:
+        # Durable and concurrent: WAL with a full fsync per commit; we issue BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(url: str | None = None) -> SqlStore:
+    """The store a URL names: sqlite:///PATH (default sqlite:///credo.db) or postgresql+psycopg://..."""
+    url = url or DEFAULT_URL
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a store URL: {url!r}; use sqlite:///credo.db or postgresql+psycopg://...") from exc
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                parent = Path(parsed.database).parent
+                if not parent.is_dir():
+                    raise StoreError(f"cannot use the store {url}: folder {parent} does not exist")
+            return SqliteStore(url, _sqlite_engine(url))
+        if parsed.get_backend_name() == "postgresql":
+            if parsed.get_driver_name() != "psycopg":
+                raise StoreError(f"use the psycopg 3 driver: postgresql+psycopg://...; got {safe_url(url)}")
+            return PostgresStore(url, create_engine(url, pool_pre_ping=True))
+    except (NoSuchModuleError, SQLAlchemyError) as exc:
+        raise StoreError(f"cannot open the store {safe_url(url)}: {exc}") from exc
+    raise StoreError(f"unsupported store {safe_url(url)}; use sqlite:///PATH or postgresql+psycopg://...")
