@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from credo.errors import CredoError, RecordError
 from credo.ledger.chain import ChainReport, from_micros, micros
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
-from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, counting
+from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
 from credo.rules.lint import load_rulebook, loads_rulebook
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_instant
@@ -30,14 +30,6 @@ class Tally(Protocol):
     duplicates: int
     first_position: int | None
     last_position: int | None
-
-
-class StoredVersionLike(Protocol):
-    position: int
-    effective_us: int
-    published_us: int
-    retroactive: bool
-    text: str
 
 
 class LedgerStore(Protocol):
@@ -59,7 +51,7 @@ class LedgerStore(Protocol):
 
     def corrections(self, known_at: dt.datetime | None = None) -> list[Correction]: ...
 
-    def versions(self, known_at: dt.datetime | None = None) -> Sequence[StoredVersionLike]: ...
+    def versions(self, known_at: dt.datetime | None = None) -> Sequence[StoredVersion]: ...
 
     def verify(self) -> ChainReport: ...
 
@@ -144,9 +136,7 @@ class Ledger:
                           f"{position} with different content"))  # fmt: skip
 
         try:
-            tally: Tally = self.store.ingest(
-                file_batches(path, history, now, log, progress, batch_size), now, conflict
-            )
+            tally: Tally = self.store.ingest(file_batches(path, history, now, log, progress, batch_size), now, conflict)
         finally:
             log.close()
         return IngestSummary(tally.accepted, tally.duplicates, log.count, tally.first_position, tally.last_position)

@@ -76,7 +76,11 @@ def verify_chain(entries: Iterable[ChainEntry]) -> ChainReport:
             return ChainReport(False, count, previous, entry.position, f"entry {entry.position} appears twice")
         if entry.position > expected:
             return ChainReport(
-                False, count, previous, expected, f"entry {expected} is missing (deleted?); the next is {entry.position}"
+                False,
+                count,
+                previous,
+                expected,
+                f"entry {expected} is missing (deleted?); the next is {entry.position}",
             )
         recomputed = link(previous, entry.kind, entry.fields)
         if recomputed != entry.hash:

@@ -99,7 +99,7 @@ def _json_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Map
 
 def _parquet_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Parquet rows, read a row group slice at a time; 'line' is the 1-based row number."""
-    import pyarrow.parquet as pq  # imported here: only Parquet input needs it
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # only Parquet input needs it
 
     try:
         parquet = pq.ParquetFile(path)
@@ -119,7 +119,13 @@ def _parquet_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, 
             progress(size * batch.num_rows // total)
 
 
-FORMATS = {".csv": _csv_rows, ".jsonl": _json_rows, ".ndjson": _json_rows, ".json": _json_rows, ".parquet": _parquet_rows}
+FORMATS = {
+    ".csv": _csv_rows,
+    ".jsonl": _json_rows,
+    ".ndjson": _json_rows,
+    ".json": _json_rows,
+    ".parquet": _parquet_rows,
+}
 
 
 def rows(path: str | Path, progress: Progress | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:

@@ -82,7 +82,11 @@ def incoming_from_row(
     for name in REQUIRED:
         value = row.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            return reject(f"missing {name}" + (" (store mode identifies a record by source and id)" if name in {"source", "id"} else ""), name)
+            return reject(
+                f"missing {name}"
+                + (" (store mode identifies a record by source and id)" if name in {"source", "id"} else ""),
+                name,
+            )
         values[name] = value.strip() if isinstance(value, str) else value
     latest = history.versions[-1].rulebook
     try:
@@ -100,10 +104,14 @@ def incoming_from_row(
     behaviour_name = str(values["behaviour"])
     behaviour = rulebook.behaviours.get(behaviour_name)
     if behaviour is None:
-        return reject(f"unknown behaviour {behaviour_name!r} in rulebook {rulebook.rulebook} {rulebook.version}", "behaviour")
+        return reject(
+            f"unknown behaviour {behaviour_name!r} in rulebook {rulebook.rulebook} {rulebook.version}", "behaviour"
+        )
     source = str(values["source"])
     if behaviour.sources and source not in behaviour.sources:
-        return reject(f"source {source!r} may not report {behaviour_name!r}; allowed: {', '.join(behaviour.sources)}", "source")
+        return reject(
+            f"source {source!r} may not report {behaviour_name!r}; allowed: {', '.join(behaviour.sources)}", "source"
+        )
     kind = str(row.get("kind") or "person").strip()
     if kind not in KINDS:
         return reject(f"unknown subject kind {kind!r}; expected person or organization", "kind")

@@ -77,6 +77,19 @@ class Correction:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """A published rulebook version: its text, when it takes effect, and when it was published."""
+
+    position: int
+    name: str
+    version: str
+    effective_us: int
+    published_us: int
+    retroactive: bool
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     """The answer to one submitted record: where it stands in the ledger, and whether it was new."""
 
@@ -106,4 +119,3 @@ def counting(records: list[StoredRecord], corrections: list[Correction]) -> list
             continue
         result.append(record)
     return result
-

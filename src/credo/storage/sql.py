@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from credo.errors import CredoError
 from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, link, micros, verify_chain
-from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord
+from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
 from credo.storage.schema import (
     CORRECTION_FIELDS,
     RECORD_FIELDS,
@@ -67,17 +67,6 @@ class IngestTally:
     receipts: list[Receipt] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class StoredVersion:
-    position: int
-    name: str
-    version: str
-    effective_us: int
-    published_us: int
-    retroactive: bool
-    text: str
-
-
 Conflict = Callable[[Incoming, int], None]
 
 
@@ -114,7 +103,9 @@ class SqlStore:
     def require_ledger(self) -> None:
         """Open an existing ledger, upgrading its schema if an older credo wrote it."""
         if not self.initialised():
-            raise StoreError(f"{safe_url(self.url)} holds no credo ledger; run `credo init --store {safe_url(self.url)}`")
+            raise StoreError(
+                f"{safe_url(self.url)} holds no credo ledger; run `credo init --store {safe_url(self.url)}`"
+            )
         head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
         with self._connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -228,7 +219,9 @@ class SqlStore:
             tally.last_position = position
         return rows
 
-    def _existing(self, connection: Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, tuple[Field, ...]]]:
+    def _existing(
+        self, connection: Connection, keys: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, tuple[Field, ...]]]:
         found: dict[tuple[str, str], tuple[int, tuple[Field, ...]]] = {}
         ordered = sorted(keys)
         content = [records.c[name] for name in RECORD_FIELDS[:8]]
@@ -282,8 +275,9 @@ class SqlStore:
             query = query.where(rulebook_versions.c.published_us <= micros(known_at))
         with self._connect() as connection:
             return [
-                StoredVersion(row.position, row.name, row.version, row.effective_us, row.published_us,
-                              row.retroactive, row.text)  # fmt: skip
+                StoredVersion(
+                    row.position, row.name, row.version, row.effective_us, row.published_us, row.retroactive, row.text
+                )
                 for row in connection.execute(query)
             ]
 
@@ -360,8 +354,11 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(url: str | None = None) -> SqlStore:
-    """The store a URL names: sqlite:///PATH (default sqlite:///credo.db) or postgresql+psycopg://..."""
+def open_store(url: str | None = None, create: bool = True) -> SqlStore:
+    """The store a URL names: sqlite:///PATH (default sqlite:///credo.db) or postgresql+psycopg://...
+
+    With create=False a SQLite file that does not exist is an error rather than a new empty file.
+    """
     url = url or DEFAULT_URL
     try:
         parsed = make_url(url)
@@ -373,6 +370,8 @@ def open_store(url: str | None = None) -> SqlStore:
                 parent = Path(parsed.database).parent
                 if not parent.is_dir():
                     raise StoreError(f"cannot use the store {url}: folder {parent} does not exist")
+                if not create and not Path(parsed.database).exists():
+                    raise StoreError(f"{url} holds no credo ledger (no such file); run `credo init --store {url}`")
             return SqliteStore(url, _sqlite_engine(url))
         if parsed.get_backend_name() == "postgresql":
             if parsed.get_driver_name() != "psycopg":

@@ -1,0 +1,53 @@
+"""What every command shares: consoles, the error exit, JSON output, the shared options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from credo.errors import CredoError
+from credo.ledger.book import Ledger
+from credo.storage import DEFAULT_URL, SqlStore, open_store
+
+stdout = Console(highlight=False, emoji=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+RulebookArg = Annotated[Path, typer.Argument(help="The rulebook YAML file.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line) instead of tables.")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store", envvar="CREDO_STORE", help="The ledger: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB."
+    ),
+]
+DEFAULT_STORE = DEFAULT_URL
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One clean message on stderr and a non-zero exit (2: bad input)."""
+    stderr.print(f"[red]credo: error:[/red] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def emit(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def store(url: str, *, existing: bool = True) -> SqlStore:
+    """Open the store a URL names; an existing ledger is upgraded to this credo's schema."""
+    try:
+        opened = open_store(url, create=not existing)
+        if existing:
+            opened.require_ledger()
+    except CredoError as exc:
+        fail(str(exc))
+    return opened
+
+
+def ledger(url: str) -> Ledger:
+    return Ledger(store(url))

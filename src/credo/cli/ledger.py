@@ -1,0 +1,102 @@
+"""Store-mode commands: init, ingest, correct, verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stderr, stdout, store
+from credo.errors import CredoError
+from credo.ledger.model import CORRECTION_ACTIONS
+from credo.storage.sql import safe_url
+
+
+def init(url: StoreOpt = DEFAULT_STORE) -> None:
+    """Create the ledger in the store (or bring an older one up to this credo's schema)."""
+    opened = store(url, existing=False)
+    try:
+        opened.migrate()
+    except CredoError as exc:
+        fail(str(exc))
+    stdout.print(f"ledger ready at {safe_url(url)}")
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Records as CSV, JSON Lines or Parquet.", show_default=False)],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Store the good rows; write the bad ones to the report.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Where bad rows go with --skip-invalid (default FILE.rejected.csv).")
+    ] = None,
+    url: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest records: all of a file or none of it (or the good rows with --skip-invalid); again is a no-op."""
+    book = ledger(url)
+    report = report or (file.with_name(file.name + ".rejected.csv") if skip_invalid else None)
+    size = file.stat().st_size if file.is_file() else 0
+    columns = (TextColumn("ingest"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        task = bar.add_task("ingest", total=size)
+        try:
+            summary = book.ingest(
+                file, skip_invalid=skip_invalid, report=report, progress=lambda n: bar.advance(task, n)
+            )
+        except CredoError as exc:
+            fail(f"{exc}\nnothing was written")
+    if as_json:
+        emit(summary.as_dict())
+        return
+    stdout.print(
+        f"accepted {summary.accepted}, duplicates {summary.duplicates}, rejected {summary.rejected}"
+        + (f" (positions {summary.first_position}-{summary.last_position})" if summary.accepted else "")
+    )
+    if summary.rejected and report is not None:
+        stderr.print(f"rejected rows are listed in {report}")
+
+
+def correct(
+    record: Annotated[str, typer.Argument(help="The record: its ledger position, or SOURCE:ID.")],
+    action: Annotated[str, typer.Argument(help="reverse, suspend, reinstate or confirm.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the ledger and shown to the subject).")],
+    actor: Annotated[str, typer.Option("--by", help="Who makes the correction.")],
+    url: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reverse, suspend, reinstate or confirm a record: a new entry, never an edit."""
+    if action not in CORRECTION_ACTIONS:
+        fail(f"unknown correction {action!r}; use {', '.join(CORRECTION_ACTIONS)}")
+    book = ledger(url)
+    try:
+        position = book.correct(record, action, reason, actor)
+    except CredoError as exc:
+        fail(str(exc))
+    if as_json:
+        emit({"position": position})
+    else:
+        stdout.print(f"{action} of {record} recorded at ledger position {position}")
+
+
+def verify(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
+    """Recompute the hash chain; name the first entry altered, inserted or deleted (exit 1)."""
+    report = ledger(url).verify()
+    if as_json:
+        emit({"ok": report.ok, "entries": report.entries, "head": report.head, "first_bad": report.first_bad,
+              "problem": report.problem})  # fmt: skip
+    elif report.ok:
+        stdout.print(f"the chain verifies: {report.entries} entries, head {report.head}")
+    else:
+        stderr.print(f"[red]the chain does not verify[/red]: {report.problem}", markup=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(ingest)
+    app.command()(correct)
+    app.command()(verify)

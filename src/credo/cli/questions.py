@@ -1,0 +1,186 @@
+"""score, explain, check and report: from files (file mode) or from the ledger (store mode).
+
+Given RULEBOOK and RECORDS the command reads the files; given neither it asks the store
+(`--store`, CREDO_STORE, default sqlite:///credo.db), optionally as credo knew things at
+`--known-at K`. The output is the same either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from credo import render
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stdout
+from credo.errors import CredoError
+from credo.ledger.files import read_records
+from credo.rules import lint_file, load_rulebook, parse_instant
+from credo.semantics import SubjectState, evaluate, evaluate_all, explain
+
+RulebookOpt = Annotated[
+    Path | None, typer.Argument(help="The rulebook YAML file (omit both files to ask the store).", show_default=False)
+]
+RecordsOpt = Annotated[
+    Path | None, typer.Argument(help="Records as CSV or JSON Lines (.csv, .jsonl).", show_default=False)
+]
+AtOpt = Annotated[
+    str, typer.Option("--at", help="The instant asked about: 2024-06-01 (midnight in the rulebook's zone) or ISO 8601.")
+]
+KnownAtOpt = Annotated[
+    str | None, typer.Option("--known-at", help="Store mode: answer as credo knew things at this instant.")
+]
+SubjectOpt = Annotated[str, typer.Option("--subject", help="The subject's id.")]
+
+
+class Question:
+    """Where the answers come from: a rulebook and a records file, or the ledger."""
+
+    def __init__(self, rulebook: Path | None, records: Path | None, at: str, url: str, known_at: str | None) -> None:
+        if (rulebook is None) != (records is None):
+            fail("give both RULEBOOK and RECORDS (file mode), or neither (store mode)")
+        try:
+            if rulebook is not None and records is not None:
+                if known_at is not None:
+                    fail("--known-at needs the store: omit RULEBOOK and RECORDS")
+                self.rulebook = load_rulebook(rulebook)
+                self.at = _instant("--at", at, self.rulebook.tz)
+                self.records = read_records(records, self.rulebook)
+                self.ledger = None
+                self.known_at: dt.datetime | None = None
+            else:
+                self.ledger = ledger(url)
+                self.at = self.ledger.instant(at)
+                self.known_at = None if known_at is None else self.ledger.instant(known_at)
+                self.rulebook = self.ledger.history(self.known_at).require(self.at)
+                self.records = []
+        except CredoError as exc:
+            fail(str(exc))
+
+    def state(self, subject: str) -> SubjectState:
+        try:
+            if self.ledger is not None:
+                return self.ledger.state(subject, self.at, self.known_at)
+            return evaluate(self.rulebook, self.records, subject, self.at)
+        except CredoError as exc:
+            fail(str(exc))
+
+    def states(self) -> Iterator[SubjectState]:
+        try:
+            if self.ledger is not None:
+                yield from self.ledger.states(self.at, self.known_at)
+            else:
+                yield from evaluate_all(self.rulebook, self.records, self.at).values()
+        except CredoError as exc:
+            fail(str(exc))
+
+
+def _instant(option: str, text: str, tz: dt.tzinfo) -> dt.datetime:
+    try:
+        return parse_instant(text, tz)
+    except CredoError as exc:
+        fail(f"{option}: {exc}")
+
+
+def score(
+    rulebook: RulebookOpt = None,
+    records: RecordsOpt = None,
+    *,
+    at: AtOpt,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
+    as_json: JsonOpt = False,
+    url: StoreOpt = DEFAULT_STORE,
+    known_at: KnownAtOpt = None,
+) -> None:
+    """Scores, tiers and lists of every subject (or one) at an instant."""
+    question = Question(rulebook, records, at, url, known_at)
+    states = [question.state(subject)] if subject is not None else question.states()
+    if as_json:
+        for state in states:
+            emit(state.summary())
+    else:
+        render.scores(stdout, list(states))
+
+
+def explain_command(
+    rulebook: RulebookOpt = None,
+    records: RecordsOpt = None,
+    *,
+    subject: SubjectOpt,
+    at: AtOpt,
+    as_json: JsonOpt = False,
+    url: StoreOpt = DEFAULT_STORE,
+    known_at: KnownAtOpt = None,
+) -> None:
+    """Every point of a subject explained, when it stops counting, and the way to the next tier or off a list."""
+    facts = explain(Question(rulebook, records, at, url, known_at).state(subject))
+    if as_json:
+        emit(facts)
+    else:
+        render.explanation(stdout, facts)
+
+
+def check(
+    rulebook: RulebookOpt = None,
+    records: RecordsOpt = None,
+    *,
+    subject: SubjectOpt,
+    action: Annotated[str, typer.Option("--action", help="The action asked for, as the rulebook names it.")],
+    at: AtOpt,
+    as_json: JsonOpt = False,
+    url: StoreOpt = DEFAULT_STORE,
+    known_at: KnownAtOpt = None,
+) -> None:
+    """The decision on a subject's action: allow or deny, with every applying measure and its reasons."""
+    state = Question(rulebook, records, at, url, known_at).state(subject)
+    try:
+        decision = state.decide(action)
+    except CredoError as exc:
+        fail(str(exc))
+    if as_json:
+        emit(decision.as_dict())
+    else:
+        render.decision(stdout, decision)
+
+
+def report(
+    rulebook: Annotated[Path, typer.Argument(help="The rulebook YAML file.", show_default=False)],
+    records: Annotated[Path, typer.Argument(help="Records as CSV or JSON Lines.", show_default=False)],
+    at: AtOpt,
+    limit: Annotated[int, typer.Option("--limit", help="Show decisions for at most this many subjects.")] = 12,
+) -> None:
+    """A readable report: scores, tiers, lists, decisions with reasons, and the rights impact report."""
+    question = Question(rulebook, records, at, DEFAULT_STORE, None)
+    book = question.rulebook
+    states = list(question.states())
+    stdout.rule(
+        f"[bold]{book.rulebook} {book.version}[/bold] at {at}: {len(states)} subjects, {len(question.records)} records"
+    )
+    render.scores(stdout, states)
+    render.population(stdout, states)
+    stdout.rule("Decisions (deny or limit, with reasons)")
+    shown = 0
+    for state in states:
+        adverse = [
+            decision
+            for action in book.actions
+            if (decision := state.decide(action)).decision == "deny"
+            or any(measure.effect == "limit" for measure in decision.measures)
+        ]
+        if adverse and shown < limit:
+            shown += 1
+            for decision in adverse:
+                render.decision(stdout, decision)
+    stdout.rule("Rights impact report (lint)")
+    _, findings = lint_file(rulebook)
+    render.lint_report(stdout, findings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(score)
+    app.command(name="explain")(explain_command)
+    app.command()(check)
+    app.command()(report)
