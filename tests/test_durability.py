@@ -1,0 +1,111 @@
+"""Processes killed with SIGKILL mid-ingest, and two processes ingesting at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from credo.ledger.book import Ledger
+from credo.storage import SqlStore
+from tests.conftest import ROOT, SCENARIOS
+from tests.stores import initialised, postgres_url, sqlite_url
+
+BEHAVIOURS = [("fraud", "court"), ("bank_arrears", "bank"), ("charity_donation", "charity_federation")]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        yield from postgres_url()
+
+
+def prepare(url: str) -> SqlStore:
+    store = initialised(url)
+    Ledger(store).publish(SCENARIOS / "article" / "rulebook.yaml", "2019-01-01")
+    return store
+
+
+def files(folder: Path, count: int, rows: int, prefix: str = "f") -> list[Path]:
+    rng = random.Random(count * rows)
+    made = []
+    for number in range(count):
+        path = folder / f"{prefix}{number:03d}.csv"
+        lines = ["subject,behaviour,at,source,id"]
+        for index in range(rows):
+            behaviour, source = rng.choice(BEHAVIOURS)
+            day = dt.date(2022, 1, 1) + dt.timedelta(days=rng.randint(0, 900))
+            lines.append(f"s{rng.randint(0, 40)},{behaviour},{day},{source},{path.stem}-{index}")
+        path.write_text("\n".join(lines) + "\n")
+        made.append(path)
+    return made
+
+
+def worker(url: str, paths: list[Path]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(ROOT / "tests" / "ingest_worker.py"), url, *map(str, paths)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def stored_ids(store: SqlStore) -> list[str]:
+    with store.engine.connect() as connection:
+        return [row[0] for row in connection.execute(text("SELECT source_id FROM records ORDER BY position"))]
+
+
+def positions(store: SqlStore) -> list[int]:
+    with store.engine.connect() as connection:
+        query = "SELECT position FROM records UNION ALL SELECT position FROM rulebook_versions ORDER BY 1"
+        return [row[0] for row in connection.execute(text(query))]
+
+
+def test_sigkill_never_loses_an_acknowledged_record(store_url: str, tmp_path: Path) -> None:
+    store = prepare(store_url)
+    paths = files(tmp_path, count=150, rows=60)
+    rng = random.Random(7)
+    acknowledged: set[str] = set()
+    kills = 0
+    for _ in range(12):
+        process = worker(store_url, paths)
+        time.sleep(rng.uniform(0.3, 2.0))
+        process.send_signal(signal.SIGKILL)
+        out, _ = process.communicate()
+        kills += process.returncode == -signal.SIGKILL
+        acknowledged |= {line.split()[1] for line in out.splitlines() if line.startswith("ack ")}
+        ids = stored_ids(store)
+        assert len(ids) == len(set(ids)), "a record was stored twice"
+        for path in acknowledged:
+            stem = Path(path).stem
+            assert sum(1 for row in ids if row.startswith(f"{stem}-")) == 60, f"{path} was acknowledged but lost"
+        assert store.verify().ok
+    process = worker(store_url, paths)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert len(stored_ids(store)) == 150 * 60
+    assert positions(store) == list(range(1, 150 * 60 + 2))
+    assert kills >= 6  # most runs were killed mid-way, not after finishing
+    print(f"crash test: {kills} SIGKILLs, {len(acknowledged)} files acknowledged before a kill, all present")
+
+
+def test_two_processes_ingesting_at_once(store_url: str, tmp_path: Path) -> None:
+    store = prepare(store_url)
+    shared = files(tmp_path, count=10, rows=50, prefix="shared")
+    first = worker(store_url, [*files(tmp_path, 10, 50, "a"), *shared])
+    second = worker(store_url, [*shared, *files(tmp_path, 10, 50, "b")])
+    for process in (first, second):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    ids = stored_ids(store)
+    assert len(ids) == len(set(ids)) == 30 * 50
+    assert positions(store) == list(range(1, 30 * 50 + 2))
+    assert store.verify().ok
