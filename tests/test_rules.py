@@ -163,3 +163,12 @@ def test_json_schema_describes_the_contract() -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="ISO 8601 duration"):
         parse_duration(text)
+
+
+def test_the_fast_record_encoding_is_the_canonical_one() -> None:
+    from credo.ledger.chain import canonical
+    from credo.ledger.model import Incoming
+
+    for evidence, confidence, pending in ((None, None, False), ("photo-17", 0.5, True)):
+        incoming = Incoming("s", "person", "fraud", 12, "court", "7", evidence, confidence, pending)
+        assert incoming.canonical(99) == canonical("record", incoming.fields(99))

@@ -81,6 +81,18 @@ def zone(name: str) -> ZoneInfo:
 
 def parse_instant(value: object, tz: dt.tzinfo) -> dt.datetime:
     """Read an instant: a date means its midnight in tz, a naive date-time is read in tz."""
+    if isinstance(value, str):
+        return _parse_text(value, tz)
+    return _parse(value, tz)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_text(value: str, tz: dt.tzinfo) -> dt.datetime:
+    # Ledgers repeat the same dates many times over: parse each text once.
+    return _parse(value, tz)
+
+
+def _parse(value: object, tz: dt.tzinfo) -> dt.datetime:
     if isinstance(value, dt.datetime):
         instant = value
     elif isinstance(value, dt.date):

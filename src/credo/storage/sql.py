@@ -8,6 +8,7 @@ processes write at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,12 +20,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, tuple_
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from credo.errors import CredoError
-from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, link, micros, verify_chain
+from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, canonical, micros, verify_chain
 from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
 from credo.storage.schema import (
     CORRECTION_FIELDS,
@@ -37,7 +38,7 @@ from credo.storage.schema import (
 
 DEFAULT_URL = "sqlite:///credo.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
-_LOOKUP_CHUNK = 400
+_LOOKUP_CHUNK = 500
 _APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
 
 
@@ -53,8 +54,11 @@ class Tail:
     hash: str = GENESIS
 
     def append(self, kind: str, fields: Sequence[Field]) -> tuple[int, str]:
+        return self.append_canonical(canonical(kind, fields))
+
+    def append_canonical(self, encoded: str) -> tuple[int, str]:
         self.position += 1
-        self.hash = link(self.hash, kind, fields)
+        self.hash = hashlib.sha256((self.hash + encoded).encode()).hexdigest()
         return self.position, self.hash
 
 
@@ -64,6 +68,7 @@ class IngestTally:
     duplicates: int = 0
     first_position: int | None = None
     last_position: int | None = None
+    keep_receipts: bool = False
     receipts: list[Receipt] = field(default_factory=list)
 
 
@@ -174,9 +179,14 @@ class SqlStore:
         now: dt.datetime,
         on_conflict: Conflict,
         on_batch: Callable[[int], None] | None = None,
+        receipts: bool = False,
     ) -> IngestTally:
-        """Append new records in one transaction: all of them, or (on any exception) none."""
-        tally = IngestTally()
+        """Append new records in one transaction: all of them, or (on any exception) none.
+
+        With receipts, the tally keeps one receipt per submitted record (for the HTTP API); a file
+        ingest keeps only counts, so that memory stays bounded however long the file.
+        """
+        tally = IngestTally(keep_receipts=receipts)
         recorded = micros(now)
         with self.appending() as (connection, tail):
             for batch in batches:
@@ -207,14 +217,16 @@ class SqlStore:
                     on_conflict(incoming, position)
                     continue
                 tally.duplicates += 1
-                tally.receipts.append(Receipt(position, True))
+                if tally.keep_receipts:
+                    tally.receipts.append(Receipt(position, True))
                 continue
             fields = incoming.fields(recorded)
-            position, digest = tail.append("record", fields)
+            position, digest = tail.append_canonical(incoming.canonical(recorded))
             rows.append((position, digest, *fields))
             known[incoming.key] = (position, content)
             tally.accepted += 1
-            tally.receipts.append(Receipt(position, False))
+            if tally.keep_receipts:
+                tally.receipts.append(Receipt(position, False))
             tally.first_position = tally.first_position or position
             tally.last_position = position
         return rows
@@ -222,16 +234,24 @@ class SqlStore:
     def _existing(
         self, connection: Connection, keys: set[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[int, tuple[Field, ...]]]:
+        """The stored position and content of those keys that are already in the ledger."""
+        by_source: dict[str, list[str]] = {}
+        for source, source_id in keys:
+            by_source.setdefault(source, []).append(source_id)
         found: dict[tuple[str, str], tuple[int, tuple[Field, ...]]] = {}
-        ordered = sorted(keys)
-        content = [records.c[name] for name in RECORD_FIELDS[:8]]
-        for start in range(0, len(ordered), _LOOKUP_CHUNK):
-            chunk = ordered[start : start + _LOOKUP_CHUNK]
-            query = select(records.c.position, *content).where(tuple_(records.c.source, records.c.source_id).in_(chunk))
-            for row in connection.execute(query):
-                values = tuple(row)[1:]
-                found[(row.source, row.source_id)] = (row.position, values)
+        for source, ids in by_source.items():
+            for start in range(0, len(ids), _LOOKUP_CHUNK):
+                for row in self.lookup(connection, source, ids[start : start + _LOOKUP_CHUNK]):
+                    found[(row[5], row[6])] = (row[0], tuple(row[1:]))
         return found
+
+    _CONTENT = "position, " + ", ".join(RECORD_FIELDS[:8])
+
+    def lookup(self, connection: Connection, source: str, ids: list[str]) -> Iterable[Sequence[Any]]:
+        """Rows of one source's ids (through the unique index on source, source_id)."""
+        marks = ", ".join("?" * len(ids))
+        sql = f"SELECT {self._CONTENT} FROM records WHERE source = ? AND source_id IN ({marks})"
+        return connection.exec_driver_sql(sql, (source, *ids)).fetchall()
 
     def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         columns = ", ".join(("position", "hash", *RECORD_FIELDS))
@@ -323,6 +343,10 @@ class PostgresStore(SqlStore):
 
     def lock(self, connection: Connection) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
+
+    def lookup(self, connection: Connection, source: str, ids: list[str]) -> Iterable[Sequence[Any]]:
+        sql = f"SELECT {self._CONTENT} FROM records WHERE source = %(source)s AND source_id = ANY(%(ids)s)"
+        return connection.exec_driver_sql(sql, {"source": source, "ids": ids}).fetchall()
 
     def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         """COPY: PostgreSQL's bulk path, inside the same transaction."""
