@@ -400,7 +400,10 @@ def open_store(url: str | None = None, create: bool = True) -> SqlStore:
         if parsed.get_backend_name() == "postgresql":
             if parsed.get_driver_name() != "psycopg":
                 raise StoreError(f"use the psycopg 3 driver: postgresql+psycopg://...; got {safe_url(url)}")
-            return PostgresStore(url, create_engine(url, pool_pre_ping=True))
+            # No server-side prepared statements: a generic plan made while the table is small would
+            # keep scanning it whole as it grows within one long ingest.
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+            return PostgresStore(url, engine)
     except (NoSuchModuleError, SQLAlchemyError) as exc:
         raise StoreError(f"cannot open the store {safe_url(url)}: {exc}") from exc
     raise StoreError(f"unsupported store {safe_url(url)}; use sqlite:///PATH or postgresql+psycopg://...")
