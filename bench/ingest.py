@@ -99,10 +99,9 @@ def postgres_runs(base: str, path: Path, rows: list[tuple[Any, ...]]) -> dict[st
             results["credo_s"] = credo_ingest(url, path)
             admin.execute(f"CREATE TABLE {schema}.raw (subject text, behaviour text, at text, source text, id text)")
             started = time.perf_counter()
-            with admin.transaction(), admin.cursor() as cursor:
-                with cursor.copy(f"COPY {schema}.raw FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+            with admin.transaction(), admin.cursor() as cursor, cursor.copy(f"COPY {schema}.raw FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             results["raw_s"] = time.perf_counter() - started
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
