@@ -38,7 +38,7 @@ from credo.storage.schema import (
 
 DEFAULT_URL = "sqlite:///credo.db"
 _MIGRATIONS = Path(__file__).with_name("migrations")
-_LOOKUP_CHUNK = 500
+_LOOKUP_CHUNK = 5_000  # ids per query (SQLite allows 250,000 parameters since 3.32)
 _APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
 
 
@@ -206,29 +206,31 @@ class SqlStore:
         tally: IngestTally,
         on_conflict: Conflict,
     ) -> list[tuple[Any, ...]]:
-        known = self._existing(connection, {incoming.key for incoming in batch})
+        keys = [(incoming.source, incoming.source_id) for incoming in batch]
+        known = self._existing(connection, set(keys))
         rows: list[tuple[Any, ...]] = []
-        for incoming in batch:
-            content = incoming.content()
-            seen = known.get(incoming.key)
+        first = None
+        for key, incoming in zip(keys, batch, strict=True):
+            seen = known.get(key)
             if seen is not None:
                 position, stored = seen
-                if stored != content:
+                if stored != incoming.content():
                     on_conflict(incoming, position)
                     continue
                 tally.duplicates += 1
                 if tally.keep_receipts:
                     tally.receipts.append(Receipt(position, True))
                 continue
-            fields = incoming.fields(recorded)
             position, digest = tail.append_canonical(incoming.canonical(recorded))
-            rows.append((position, digest, *fields))
-            known[incoming.key] = (position, content)
-            tally.accepted += 1
+            rows.append((position, digest, *incoming.fields(recorded)))
+            known[key] = (position, incoming.content())
             if tally.keep_receipts:
                 tally.receipts.append(Receipt(position, False))
-            tally.first_position = tally.first_position or position
-            tally.last_position = position
+            first = first or position
+        if rows:
+            tally.accepted += len(rows)
+            tally.first_position = tally.first_position or first
+            tally.last_position = rows[-1][0]
         return rows
 
     def _existing(
