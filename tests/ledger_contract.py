@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -229,6 +228,3 @@ class LedgerContract:
         with store.engine.connect() as connection:
             connection.execute(text(statement))
             connection.commit()
-
-
-Factory = Callable[[Path], str]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from credo.errors import CredoError, RecordError
-from credo.ledger.chain import ChainReport, from_micros, micros
+from credo.ledger.chain import ChainReport, from_micros
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
 from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
 from credo.rules.lint import load_rulebook, loads_rulebook
@@ -191,10 +191,3 @@ class Ledger:
 
     def verify(self) -> ChainReport:
         return self.store.verify()
-
-
-def known_instant(text: str | None, tz: Any) -> dt.datetime | None:
-    return None if text is None else parse_instant(text, tz)
-
-
-__all__ = ["IngestSummary", "Ledger", "LedgerError", "LedgerStore", "micros"]

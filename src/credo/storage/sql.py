@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -154,23 +154,19 @@ class SqlStore:
                 text: str) -> int:  # fmt: skip
         """Append a rulebook version; return its position."""
         fields = (name, version, micros(effective), micros(now), retroactive, text)
-        with self.appending() as (connection, tail):
-            position, digest = tail.append("rulebook", fields)
-            connection.execute(
-                rulebook_versions.insert(),
-                {"position": position, "hash": digest, **dict(zip(RULEBOOK_FIELDS, fields, strict=True))},
-            )
-        return position
+        return self._append_one("rulebook", rulebook_versions, RULEBOOK_FIELDS, fields)
 
     def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
                 now: dt.datetime) -> int:  # fmt: skip
+        """Append a correction of a record; return its position."""
         fields = (record_position, action, reason, actor, micros(now))
+        return self._append_one("correction", corrections, CORRECTION_FIELDS, fields)
+
+    def _append_one(self, kind: str, table: Table, names: Sequence[str], fields: Sequence[Field]) -> int:
         with self.appending() as (connection, tail):
-            position, digest = tail.append("correction", fields)
-            connection.execute(
-                corrections.insert(),
-                {"position": position, "hash": digest, **dict(zip(CORRECTION_FIELDS, fields, strict=True))},
-            )
+            position, digest = tail.append(kind, fields)
+            row = {"position": position, "hash": digest, **dict(zip(names, fields, strict=True))}
+            connection.execute(table.insert(), row)
         return position
 
     def ingest(
