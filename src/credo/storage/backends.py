@@ -1,0 +1,91 @@
+"""The two backends and how a URL chooses one: SQLite (embedded, the default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from credo.storage.schema import RECORD_FIELDS
+from credo.storage.sql import DEFAULT_URL, SqlStore, StoreError, safe_url
+
+_APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
+
+
+class SqliteStore(SqlStore):
+    dialect = "sqlite"
+
+
+class PostgresStore(SqlStore):
+    dialect = "postgresql"
+
+    def lock(self, connection: Connection) -> None:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
+
+    def lookup(self, connection: Connection, source: str, ids: list[str]) -> Iterable[Sequence[Any]]:
+        sql = f"SELECT {self._CONTENT} FROM records WHERE source = %(source)s AND source_id = ANY(%(ids)s)"
+        return connection.exec_driver_sql(sql, {"source": source, "ids": ids}).fetchall()
+
+    def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """COPY: PostgreSQL's bulk path, inside the same transaction."""
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        columns = ", ".join(("position", "hash", *RECORD_FIELDS))
+        with driver.cursor() as cursor, cursor.copy(f"COPY records ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _durable(dbapi_connection: Any, _record: Any) -> None:
+        # Durable and concurrent: WAL with a full fsync per commit; we issue BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _immediate(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(url: str | None = None, create: bool = True) -> SqlStore:
+    """The store a URL names: sqlite:///PATH (default sqlite:///credo.db) or postgresql+psycopg://...
+
+    With create=False a SQLite file that does not exist is an error rather than a new empty file.
+    """
+    url = url or DEFAULT_URL
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a store URL: {url!r}; use sqlite:///credo.db or postgresql+psycopg://...") from exc
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                parent = Path(parsed.database).parent
+                if not parent.is_dir():
+                    raise StoreError(f"cannot use the store {url}: folder {parent} does not exist")
+                if not create and not Path(parsed.database).exists():
+                    raise StoreError(f"{url} holds no credo ledger (no such file); run `credo init --store {url}`")
+            return SqliteStore(url, _sqlite_engine(url))
+        if parsed.get_backend_name() == "postgresql":
+            if parsed.get_driver_name() != "psycopg":
+                raise StoreError(f"use the psycopg 3 driver: postgresql+psycopg://...; got {safe_url(url)}")
+            # No server-side prepared statements: a generic plan made while the table is small would
+            # keep scanning it whole as it grows within one long ingest.
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+            return PostgresStore(url, engine)
+    except (NoSuchModuleError, SQLAlchemyError) as exc:
+        raise StoreError(f"cannot open the store {safe_url(url)}: {exc}") from exc
+    raise StoreError(f"unsupported store {safe_url(url)}; use sqlite:///PATH or postgresql+psycopg://...")
