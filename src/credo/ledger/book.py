@@ -45,13 +45,17 @@ class LedgerStore(Protocol):
                on_conflict: Callable[[Incoming, int], None],
                on_batch: Callable[[int], None] | None = None) -> Any: ...  # fmt: skip
 
-    def records(self, subject: str | None = None, known_at: dt.datetime | None = None) -> list[StoredRecord]: ...
+    def records(
+        self, subject: str | None = None, known_at: dt.datetime | None = None, upto: int | None = None
+    ) -> list[StoredRecord]: ...
 
     def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None: ...
 
-    def corrections(self, known_at: dt.datetime | None = None) -> list[Correction]: ...
+    def corrections(self, known_at: dt.datetime | None = None, upto: int | None = None) -> list[Correction]: ...
 
-    def versions(self, known_at: dt.datetime | None = None) -> Sequence[StoredVersion]: ...
+    def versions(self, known_at: dt.datetime | None = None, upto: int | None = None) -> Sequence[StoredVersion]: ...
+
+    def head(self) -> int: ...
 
     def verify(self) -> ChainReport: ...
 
@@ -88,9 +92,9 @@ class Ledger:
 
     # Rulebook versions.
 
-    def history(self, known_at: dt.datetime | None = None) -> RulebookHistory:
+    def history(self, known_at: dt.datetime | None = None, upto: int | None = None) -> RulebookHistory:
         versions = []
-        for stored in self.store.versions(known_at):
+        for stored in self.store.versions(known_at, upto):
             if stored.position not in self._parsed:
                 self._parsed[stored.position] = loads_rulebook(stored.text, f"<rulebook version at {stored.position}>")
             versions.append(Version(from_micros(stored.effective_us), self._parsed[stored.position], stored.position))
@@ -161,10 +165,12 @@ class Ledger:
             record_position=record.position, action=action, reason=reason, actor=actor, now=self.clock()
         )
 
-    def counting_records(self, known_at: dt.datetime | None = None, subject: str | None = None) -> list[Record]:
-        """The records that count, as known at `known_at`, in ledger order."""
-        stored = self.store.records(subject, known_at)
-        return [record.as_record() for record in counting(stored, self.store.corrections(known_at))]
+    def counting_records(
+        self, known_at: dt.datetime | None = None, subject: str | None = None, upto: int | None = None
+    ) -> list[Record]:
+        """The records that count, as known at `known_at` (or at ledger position `upto`), in ledger order."""
+        stored = self.store.records(subject, known_at, upto)
+        return [record.as_record() for record in counting(stored, self.store.corrections(known_at, upto))]
 
     # Questions.
 
@@ -174,9 +180,11 @@ class Ledger:
             raise LedgerError("no rulebook is published in this store")
         return parse_instant(text, history.versions[-1].rulebook.tz)
 
-    def state(self, subject: str, at: dt.datetime, known_at: dt.datetime | None = None) -> SubjectState:
-        history = self.history(known_at)
-        return history.evaluate(self.counting_records(known_at, subject), subject, at)
+    def state(
+        self, subject: str, at: dt.datetime, known_at: dt.datetime | None = None, upto: int | None = None
+    ) -> SubjectState:
+        history = self.history(known_at, upto)
+        return history.evaluate(self.counting_records(known_at, subject, upto), subject, at)
 
     def states(self, at: dt.datetime, known_at: dt.datetime | None = None) -> Iterator[SubjectState]:
         history = self.history(known_at)

@@ -72,3 +72,28 @@ RECORD_FIELDS = ("subject", "subject_kind", "behaviour", "at_us", "source", "sou
                  "recorded_us", "pending")  # fmt: skip
 CORRECTION_FIELDS = ("record_position", "action", "reason", "actor", "recorded_us")
 RULEBOOK_FIELDS = ("name", "version", "effective_us", "published_us", "retroactive", "text")
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),  # SHA-256 of the key: the key itself is never stored
+    Column("role", String(16), nullable=False),
+    Column("source", Text),
+    Column("actions", Text),  # comma-separated, for providers
+    Column("subject", Text),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("decided_us", BigInteger, nullable=False),
+    Column("rulebook_position", BigInteger, nullable=False),
+    Column("ledger_position", BigInteger, nullable=False),
+    Column("answer", Text, nullable=False),  # the whole decision, reasons included, as JSON
+    Index("decisions_subject", "subject"),
+)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from credo.errors import CredoError
 from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, canonical, micros, verify_chain
 from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
+from credo.storage.logs import ServiceLog
 from credo.storage.schema import (
     CORRECTION_FIELDS,
     RECORD_FIELDS,
@@ -81,7 +82,7 @@ def safe_url(url: str) -> str:
         return url
 
 
-class SqlStore:
+class SqlStore(ServiceLog):
     """One Store over SQLAlchemy; the SQLite and PostgreSQL subclasses say only what differs."""
 
     dialect = ""
@@ -138,6 +139,11 @@ class SqlStore:
         with self._connect() as connection:
             self.lock(connection)
             yield connection, self._tail(connection)
+
+    def head(self) -> int:
+        """The position of the newest entry (0 for an empty ledger)."""
+        with self._connect() as connection:
+            return self._tail(connection).position
 
     def _tail(self, connection: Connection) -> Tail:
         best = Tail()
@@ -257,12 +263,17 @@ class SqlStore:
 
     # Reading.
 
-    def records(self, subject: str | None = None, known_at: dt.datetime | None = None) -> list[StoredRecord]:
+    def records(
+        self, subject: str | None = None, known_at: dt.datetime | None = None, upto: int | None = None
+    ) -> list[StoredRecord]:
+        """Records in ledger order; known_at and upto (a ledger position) answer as credo knew then."""
         query = select(records).order_by(records.c.position)
         if subject is not None:
             query = query.where(records.c.subject == subject)
         if known_at is not None:
             query = query.where(records.c.recorded_us <= micros(known_at))
+        if upto is not None:
+            query = query.where(records.c.position <= upto)
         with self._connect() as connection:
             return [_stored(row) for row in connection.execute(query).mappings()]
 
@@ -276,20 +287,24 @@ class SqlStore:
             row = connection.execute(query).mappings().first()
         return None if row is None else _stored(row)
 
-    def corrections(self, known_at: dt.datetime | None = None) -> list[Correction]:
+    def corrections(self, known_at: dt.datetime | None = None, upto: int | None = None) -> list[Correction]:
         query = select(corrections).order_by(corrections.c.position)
         if known_at is not None:
             query = query.where(corrections.c.recorded_us <= micros(known_at))
+        if upto is not None:
+            query = query.where(corrections.c.position <= upto)
         with self._connect() as connection:
             return [
                 Correction(row.position, row.record_position, row.action, row.reason, row.actor, row.recorded_us)
                 for row in connection.execute(query)
             ]
 
-    def versions(self, known_at: dt.datetime | None = None) -> list[StoredVersion]:
+    def versions(self, known_at: dt.datetime | None = None, upto: int | None = None) -> list[StoredVersion]:
         query = select(rulebook_versions).order_by(rulebook_versions.c.position)
         if known_at is not None:
             query = query.where(rulebook_versions.c.published_us <= micros(known_at))
+        if upto is not None:
+            query = query.where(rulebook_versions.c.position <= upto)
         with self._connect() as connection:
             return [
                 StoredVersion(

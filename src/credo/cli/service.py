@@ -1,0 +1,82 @@
+"""The service's commands: serve, keys create, replay."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stderr, stdout, store
+from credo.errors import CredoError
+from credo.ledger.book import utc_now
+from credo.service import ROLES, create_app, create_key
+from credo.service.replay import replay as replay_decision
+
+
+def serve(
+    url: StoreOpt = DEFAULT_STORE,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
+    import uvicorn
+
+    app = create_app(store(url))
+    stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+keys = typer.Typer(
+    help="API keys: one per agency, provider, subject, reviewer, auditor or admin.", no_args_is_help=True
+)
+
+
+@keys.command()
+def create(
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")],
+    source: Annotated[str | None, typer.Option("--source", help="agency: the source it reports as.")] = None,
+    actions: Annotated[str | None, typer.Option("--actions", help="provider: actions it may ask, A,B.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="subject: whose data it may read.")] = None,
+    url: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    wanted = tuple(action.strip() for action in (actions or "").split(",") if action.strip())
+    try:
+        key = create_key(store(url), role, utc_now(), source=source, actions=wanted, subject=subject)
+    except (CredoError, ValueError) as exc:
+        fail(str(exc))
+    if as_json:
+        emit({"key": key})
+    else:
+        stdout.print(key)
+        stderr.print("keep this key: credo stores only its hash and cannot show it again")
+
+
+def replay(
+    decision_id: Annotated[str, typer.Argument(help="The decision id a provider received.")],
+    url: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute a logged decision from the ledger position and rulebook version it used."""
+    try:
+        result = replay_decision(store(url), decision_id)
+    except CredoError as exc:
+        fail(str(exc))
+    if as_json:
+        emit({"decision_id": decision_id, "same": result.same, "logged": result.logged,
+              "recomputed": result.recomputed})  # fmt: skip
+    elif result.same:
+        stdout.print(f"decision {decision_id} replays the same: {result.logged['decision']}")
+    else:
+        stderr.print(f"[red]decision {decision_id} replays differently[/red]", markup=True)
+        stderr.print(json.dumps({"logged": result.logged, "recomputed": result.recomputed}, indent=2), markup=False)
+    if not result.same:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(keys, name="keys")
+    app.command()(replay)

@@ -1,0 +1,267 @@
+"""The HTTP API (FastAPI), built by create_app(store, clock): no import-time globals."""
+
+# No `from __future__ import annotations` here: FastAPI reads the route signatures, whose
+# dependencies are local to create_app.
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from credo.ledger.book import Ledger, utc_now
+from credo.ledger.chain import from_micros, micros
+from credo.ledger.ingest import Rejection, RowChecker
+from credo.ledger.model import Incoming, counting
+from credo.rules.time import iso
+from credo.semantics import NoRulebookInForce, explain
+from credo.service import errors
+from credo.service.auth import requires
+from credo.service.errors import ApiError
+from credo.service.views import public_decision
+from credo.storage.logs import LoggedDecision, StoredKey
+from credo.storage.sql import SqlStore
+
+MAX_BODY = 1 << 20  # bytes
+MAX_BATCH = 1000  # records per request
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecordIn(Strict):
+    subject: str = Field(min_length=1, max_length=200)
+    behaviour: str = Field(min_length=1, max_length=200)
+    at: str = Field(min_length=1, max_length=64, description="ISO 8601 date or instant")
+    id: str = Field(min_length=1, max_length=200, description="the agency's own id of the record")
+    kind: Literal["person", "organization"] = "person"
+    source: str | None = Field(None, description="if given, must be the agency's own source")
+    evidence: str | None = Field(None, max_length=2000)
+    confidence: float | None = Field(None, ge=0, le=1)
+
+
+class RecordBatch(Strict):
+    records: list[RecordIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class DecisionRequest(Strict):
+    subject: str = Field(min_length=1, max_length=200)
+    action: str = Field(min_length=1, max_length=200)
+    at: str | None = Field(None, max_length=64, description="default: now")
+
+
+def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
+    """The service over one store; the clock is injected so that tests can fix time."""
+    ledger = Ledger(store, clock)
+    app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
+    errors.install(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
+        return await call_next(request)
+
+    agency = Depends(requires(store, "agency"))
+    provider = Depends(requires(store, "provider"))
+    subject_key = Depends(requires(store, "subject"))
+    auditor_or_subject = Depends(requires(store, "auditor", "subject"))
+
+    def now_rulebook_instant(text: str | None) -> dt.datetime:
+        try:
+            return ledger.instant(text) if text else clock()
+        except Exception as exc:
+            raise ApiError(422, str(exc), [{"field": "at", "reason": str(exc)}]) from exc
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "ledger_head": store.head()}
+
+    @app.get("/v1/rulebook")
+    def rulebook() -> dict[str, Any]:
+        """The rulebook in force now (public)."""
+        history = ledger.history()
+        current = history.in_force(clock())
+        if current is None:
+            raise ApiError(404, "no rulebook is in force")
+        return {"rulebook": current.model_dump(mode="json", by_alias=True, exclude_none=True)}
+
+    @app.get("/v1/rulebook/versions")
+    def versions() -> dict[str, Any]:
+        """Every published version (public)."""
+        return {
+            "versions": [
+                {
+                    "position": stored.position,
+                    "name": stored.name,
+                    "version": stored.version,
+                    "effective": from_micros(stored.effective_us).isoformat(),
+                    "published": from_micros(stored.published_us).isoformat(),
+                    "retroactive": stored.retroactive,
+                }
+                for stored in store.versions()
+            ]
+        }
+
+    @app.post("/v1/records")
+    def submit(batch: RecordBatch, key: Annotated[StoredKey, agency]) -> dict[str, Any]:
+        """Agencies send records; idempotent by (source, id); a bad row rejects the whole batch."""
+        history = ledger.history()
+        if not history:
+            raise ApiError(422, "no rulebook is published")
+        now = clock()
+        check = RowChecker(history, now, "request")
+        incoming: list[Incoming] = []
+        for index, item in enumerate(batch.records):
+            if item.source is not None and item.source != key.source:
+                raise ApiError(
+                    422,
+                    f"record {index}: an agency submits as its own source {key.source!r}",
+                    [{"row": index, "field": "source", "reason": "not this agency's source"}],
+                )
+            row = item.model_dump(exclude_none=True) | {"source": key.source}
+            result = check(row, index)
+            if isinstance(result, Rejection):
+                raise ApiError(
+                    422,
+                    f"record {index}: {result.reason}",
+                    [{"row": index, "field": result.field, "reason": result.reason}],
+                )
+            incoming.append(result)
+
+        def conflict(record: Incoming, position: int) -> None:
+            reason = f"already in the ledger at position {position} with different content"
+            raise ApiError(
+                422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}]
+            )
+
+        tally = store.ingest([incoming], now, conflict, receipts=True)
+        receipts = [
+            {"id": f"{item.source}:{item.source_id}", "position": receipt.position, "duplicate": receipt.duplicate}
+            for item, receipt in zip(incoming, tally.receipts, strict=True)
+        ]
+        return {"accepted": tally.accepted, "duplicates": tally.duplicates, "receipts": receipts}
+
+    @app.post("/v1/decisions")
+    def decide(request: DecisionRequest, key: Annotated[StoredKey, provider]) -> dict[str, Any]:
+        """A provider asks whether a subject may do an action; every decision is logged."""
+        if request.action not in key.actions:
+            raise ApiError(403, f"this provider key may ask about {', '.join(key.actions)} only")
+        at = now_rulebook_instant(request.at)
+        head = store.head()
+        try:
+            history = ledger.history(upto=head)
+            rulebook = history.require(at)
+            state = history.evaluate(ledger.counting_records(subject=request.subject, upto=head), request.subject, at)
+            decision = state.decide(request.action)
+        except NoRulebookInForce as exc:
+            raise ApiError(422, str(exc)) from exc
+        version = next(v.position for v in reversed(history.versions) if v.rulebook is rulebook)
+        decision_id = uuid.uuid4().hex
+        store.log_decision(
+            LoggedDecision(
+                decision_id,
+                request.subject,
+                request.action,
+                micros(at),
+                micros(clock()),
+                version,
+                head,
+                decision.as_dict(),
+            )
+        )
+        return public_decision(decision, decision_id, rulebook)
+
+    @app.get("/v1/decisions/{decision_id}")
+    def logged(decision_id: str, key: Annotated[StoredKey, auditor_or_subject]) -> dict[str, Any]:
+        """A logged decision: for auditors, or for the subject it concerns (others learn nothing)."""
+        found = store.decision(decision_id)
+        if found is None or (key.role == "subject" and found.subject != key.subject):
+            raise ApiError(404, "no such decision")
+        return {
+            "decision_id": found.id,
+            "rulebook_position": found.rulebook_position,
+            "ledger_position": found.ledger_position,
+            "decided_at": from_micros(found.decided_us).isoformat(),
+            **found.answer,
+        }
+
+    def own_state(key: StoredKey) -> Any:
+        assert key.subject is not None
+        try:
+            return ledger.state(key.subject, clock())
+        except NoRulebookInForce as exc:
+            raise ApiError(404, str(exc)) from exc
+
+    @app.get("/v1/me")
+    def me(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+        """The subject's own scores, tiers and lists now."""
+        return dict(own_state(key).summary())
+
+    @app.get("/v1/me/explanation")
+    def my_explanation(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+        """Every point explained, and the way to the next tier or off a list."""
+        return explain(own_state(key))
+
+    @app.get("/v1/me/records")
+    def my_records(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+        """Every record about the subject, with its status (counting, pending, suspended, reversed)."""
+        return {"records": own_records(key.subject or "")}
+
+    def own_records(subject: str) -> list[dict[str, Any]]:
+        stored = store.records(subject)
+        corrections = store.corrections()
+        counted = {record.position for record in counting(stored, corrections)}
+        tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC
+        rows = []
+        for record in stored:
+            mine = [c for c in corrections if c.record_position == record.position]
+            status = "counting" if record.position in counted else _status(record.pending, [c.action for c in mine])
+            rows.append(
+                {
+                    "id": record.id,
+                    "position": record.position,
+                    "behaviour": record.behaviour,
+                    "at": iso(from_micros(record.at_us), tz),
+                    "recorded_at": iso(from_micros(record.recorded_us), tz),
+                    "status": status,
+                    "evidence": record.evidence,
+                    "corrections": [
+                        {
+                            "action": c.action,
+                            "reason": c.reason,
+                            "by": c.actor,
+                            "at": iso(from_micros(c.recorded_us), tz),
+                        }
+                        for c in mine
+                    ],
+                }
+            )
+        return rows
+
+    @app.get("/v1/me/export")
+    def export(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+        """The subject's whole file (GDPR Art. 15)."""
+        subject = key.subject or ""
+        return {
+            "subject": subject,
+            "now": clock().isoformat(),
+            "summary": own_state(key).summary(),
+            "explanation": explain(own_state(key)),
+            "records": own_records(subject),
+            "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
+        }
+
+    return app
+
+
+def _status(pending: bool, actions: list[str]) -> str:
+    if "reverse" in actions:
+        return "reversed"
+    if (actions and actions[-1] == "suspend") or ("suspend" in actions and "reinstate" not in actions):
+        return "suspended"
+    return "awaiting confirmation" if pending else "counting"

@@ -1,0 +1,69 @@
+"""Roles by API key. Only a SHA-256 of each key is stored; the key is shown once, at creation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Literal, get_args
+
+from fastapi import Request
+
+from credo.ledger.chain import micros
+from credo.service.errors import ApiError
+from credo.storage.logs import StoredKey
+from credo.storage.sql import SqlStore
+
+Role = Literal["agency", "provider", "subject", "reviewer", "auditor", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    store: SqlStore,
+    role: str,
+    now: dt.datetime,
+    *,
+    source: str | None = None,
+    actions: tuple[str, ...] = (),
+    subject: str | None = None,
+) -> str:
+    """Make a key for a role; return the key itself (it is not stored, only its hash)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    if role == "agency" and not source:
+        raise ValueError("an agency key needs --source: the source its records come from")
+    if role == "provider" and not actions:
+        raise ValueError("a provider key needs --actions: the actions it may ask decisions for")
+    if role == "subject" and not subject:
+        raise ValueError("a subject key needs --subject: whose data it may read")
+    key = f"credo_{role}_{secrets.token_urlsafe(32)}"
+    store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now)))
+    return key
+
+
+def principal(store: SqlStore, request: Request) -> StoredKey:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'")
+    found = store.key(digest(key.strip()))
+    if found is None:
+        raise ApiError(401, "unknown API key")
+    return found
+
+
+def requires(store: SqlStore, *roles: Role) -> Callable[[Request], StoredKey]:
+    """A FastAPI dependency: the caller's key, which must hold one of the roles."""
+
+    def check(request: Request) -> StoredKey:
+        key = principal(store, request)
+        if key.role not in roles:
+            raise ApiError(403, f"a {key.role} key may not do this; it needs {' or '.join(roles)}")
+        return key
+
+    return check

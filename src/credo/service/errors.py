@@ -1,0 +1,61 @@
+"""One JSON error shape for every answer that is not a success:
+
+{"error": {"status": 404, "code": "not_found", "message": "...", "details": [...]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credo.errors import CredoError
+
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal"}  # fmt: skip
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or []
+
+
+def error_body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"status": status, "code": CODES.get(status, "error"), "message": message,
+                      "details": details or []}}  # fmt: skip
+
+
+def respond(status: int, message: str, details: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    return JSONResponse(error_body(status, message, details), status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return respond(exc.status, exc.message, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return respond(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": ".".join(str(part) for part in error["loc"]), "reason": error["msg"]} for error in exc.errors()
+        ]
+        return respond(422, "the request does not match the API", details)
+
+    @app.exception_handler(CredoError)
+    async def _credo(_: Request, exc: CredoError) -> JSONResponse:
+        return respond(422, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return respond(500, f"internal error: {type(exc).__name__}")

@@ -1,0 +1,35 @@
+"""Replay a logged decision from the ledger position and rulebook version it used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from credo.errors import CredoError
+from credo.ledger.book import Ledger
+from credo.ledger.chain import from_micros
+from credo.storage.sql import SqlStore
+
+
+class UnknownDecision(CredoError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Replay:
+    decision_id: str
+    logged: dict[str, Any]
+    recomputed: dict[str, Any]
+
+    @property
+    def same(self) -> bool:
+        return self.logged == self.recomputed
+
+
+def replay(store: SqlStore, decision_id: str) -> Replay:
+    """Recompute a decision from exactly what was known when it was made, and compare."""
+    logged = store.decision(decision_id)
+    if logged is None:
+        raise UnknownDecision(f"no decision {decision_id!r} in the log")
+    state = Ledger(store).state(logged.subject, from_micros(logged.at_us), upto=logged.ledger_position)
+    return Replay(decision_id, logged.answer, state.decide(logged.action).as_dict())
