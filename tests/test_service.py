@@ -145,6 +145,7 @@ def test_a_subject_reads_its_own_file(client: TestClient, keys: dict[str, str]) 
     assert set(export) >= {"summary", "explanation", "records", "decisions"}
 
 
+EVERYONE = {"agency", "provider", "subject", "other", "auditor", "reviewer", "admin", "none", "forged"}
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/v1/records", {"records": [{"subject": "z", "behaviour": "fraud", "at": "2025-01-01", "id": "m"}]},
      {"agency"}),
@@ -153,9 +154,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/me/explanation", None, {"subject", "other"}),
     ("GET", "/v1/me/records", None, {"subject", "other"}),
     ("GET", "/v1/me/export", None, {"subject", "other"}),
-    ("GET", "/v1/rulebook", None, {"agency", "provider", "subject", "other", "auditor", "reviewer", "admin", "none", "forged"}),
-    ("GET", "/v1/rulebook/versions", None,
-     {"agency", "provider", "subject", "other", "auditor", "reviewer", "admin", "none", "forged"}),
+    ("GET", "/v1/rulebook", None, EVERYONE),
+    ("GET", "/v1/rulebook/versions", None, EVERYONE),
 ]  # fmt: skip
 
 
