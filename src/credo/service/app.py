@@ -18,8 +18,10 @@ from credo.ledger.model import Incoming, counting
 from credo.rules.time import iso
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
+from credo.service.appeals import Appeals, view
 from credo.service.auth import requires
 from credo.service.errors import ApiError
+from credo.service.notices import notify
 from credo.service.views import public_decision
 from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
@@ -47,6 +49,16 @@ class RecordBatch(Strict):
     records: list[RecordIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
+class AppealRequest(Strict):
+    record: str = Field(min_length=1, max_length=400, description="the record's id (SOURCE:ID) or position")
+    statement: str = Field(min_length=1, max_length=5000, description="why the subject disputes it")
+
+
+class Resolution(Strict):
+    outcome: Literal["uphold", "reverse"]
+    reason: str = Field(min_length=1, max_length=5000)
+
+
 class DecisionRequest(Strict):
     subject: str = Field(min_length=1, max_length=200)
     action: str = Field(min_length=1, max_length=200)
@@ -56,6 +68,7 @@ class DecisionRequest(Strict):
 def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time."""
     ledger = Ledger(store, clock)
+    appeals = Appeals(store, ledger, clock)
     app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
     errors.install(app)
 
@@ -70,6 +83,13 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
     provider = Depends(requires(store, "provider"))
     subject_key = Depends(requires(store, "subject"))
     auditor_or_subject = Depends(requires(store, "auditor", "subject"))
+    reviewer = Depends(requires(store, "reviewer"))
+
+    def deadlines() -> None:
+        """Appeals whose deadline has passed suspend their record before anything is answered."""
+        appeals.lapse_overdue()
+
+    on_time = Depends(deadlines)
 
     def now_rulebook_instant(text: str | None) -> dt.datetime:
         try:
@@ -139,7 +159,14 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
                 422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}]
             )
 
+        head = store.head()
         tally = store.ingest([incoming], now, conflict, receipts=True)
+        for subject in sorted({item.subject for item in incoming}):
+            try:
+                before = ledger.state(subject, now, upto=head)
+                notify(store, before, ledger.state(subject, now), now)
+            except NoRulebookInForce:
+                continue
         receipts = [
             {"id": f"{item.source}:{item.source_id}", "position": receipt.position, "duplicate": receipt.duplicate}
             for item, receipt in zip(incoming, tally.receipts, strict=True)
@@ -147,7 +174,7 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
         return {"accepted": tally.accepted, "duplicates": tally.duplicates, "receipts": receipts}
 
     @app.post("/v1/decisions")
-    def decide(request: DecisionRequest, key: Annotated[StoredKey, provider]) -> dict[str, Any]:
+    def decide(request: DecisionRequest, key: Annotated[StoredKey, provider], _: None = on_time) -> dict[str, Any]:
         """A provider asks whether a subject may do an action; every decision is logged."""
         if request.action not in key.actions:
             raise ApiError(403, f"this provider key may ask about {', '.join(key.actions)} only")
@@ -198,17 +225,17 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
             raise ApiError(404, str(exc)) from exc
 
     @app.get("/v1/me")
-    def me(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+    def me(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """The subject's own scores, tiers and lists now."""
         return dict(own_state(key).summary())
 
     @app.get("/v1/me/explanation")
-    def my_explanation(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+    def my_explanation(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """Every point explained, and the way to the next tier or off a list."""
         return explain(own_state(key))
 
     @app.get("/v1/me/records")
-    def my_records(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+    def my_records(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """Every record about the subject, with its status (counting, pending, suspended, reversed)."""
         return {"records": own_records(key.subject or "")}
 
@@ -216,11 +243,21 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
         stored = store.records(subject)
         corrections = store.corrections()
         counted = {record.position for record in counting(stored, corrections)}
+        subject_appeals = store.appeals(subject)
         tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC
         rows = []
         for record in stored:
             mine = [c for c in corrections if c.record_position == record.position]
             status = "counting" if record.position in counted else _status(record.pending, [c.action for c in mine])
+            disputes = [
+                {
+                    "statement": item.statement,
+                    "filed": from_micros(item.filed_us).isoformat(),
+                    "status": view(item, clock())["status"],
+                }
+                for item in subject_appeals
+                if item.record_position == record.position
+            ]
             rows.append(
                 {
                     "id": record.id,
@@ -239,12 +276,13 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
                         }
                         for c in mine
                     ],
+                    "appeals": disputes,
                 }
             )
         return rows
 
     @app.get("/v1/me/export")
-    def export(key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+    def export(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """The subject's whole file (GDPR Art. 15)."""
         subject = key.subject or ""
         return {
@@ -254,7 +292,36 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
             "explanation": explain(own_state(key)),
             "records": own_records(subject),
             "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
+            "appeals": [view(appeal, clock()) for appeal in store.appeals(subject)],
+            "notices": store.notices(subject),
         }
+
+    @app.get("/v1/me/notices")
+    def my_notices(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
+        """What credo has told the subject: black lists, tier drops, measures, appeal outcomes."""
+        return {"notices": store.notices(key.subject or "")}
+
+    @app.post("/v1/me/appeals")
+    def appeal(request: AppealRequest, key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
+        """Dispute one of one's own records, with a statement."""
+        try:
+            filed = appeals.file(key.subject or "", request.record, request.statement)
+        except NoRulebookInForce as exc:
+            raise ApiError(422, str(exc)) from exc
+        return view(filed, clock())
+
+    @app.get("/v1/appeals")
+    def pending(key: Annotated[StoredKey, reviewer], _: None = on_time) -> dict[str, Any]:
+        """Appeals not yet resolved, the oldest deadline first."""
+        now = clock()
+        waiting = [view(item, now) for item in store.appeals() if item.outcome is None]
+        return {"appeals": sorted(waiting, key=lambda item: item["deadline"])}
+
+    @app.post("/v1/appeals/{appeal_id}/resolve")
+    def resolve(appeal_id: str, resolution: Resolution, key: Annotated[StoredKey, reviewer]) -> dict[str, Any]:
+        """Uphold or reverse the disputed record, with a reason; the subject is notified."""
+        actor = f"reviewer {key.key_hash[:12]}"
+        return view(appeals.resolve(appeal_id, resolution.outcome, resolution.reason, actor), clock())
 
     return app
 

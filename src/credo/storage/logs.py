@@ -8,9 +8,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
-from credo.storage.schema import api_keys, decisions
+from credo.storage import schema
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,22 @@ class LoggedDecision:
     answer: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class AppealRow:
+    id: str
+    record_position: int
+    subject: str
+    statement: str
+    filed_us: int
+    deadline_us: int
+    while_pending: str
+    events: dict[str, dict[str, Any]]  # event -> {"reason", "actor", "at_us"}
+
+    @property
+    def outcome(self) -> str | None:
+        return next((event for event in ("uphold", "reverse") if event in self.events), None)
+
+
 class ServiceLog:
     """Mixed into SqlStore: what the HTTP service stores beside the ledger."""
 
@@ -44,14 +61,14 @@ class ServiceLog:
     def add_key(self, key: StoredKey) -> None:
         with self._connect() as connection:
             connection.execute(
-                api_keys.insert(),
+                schema.api_keys.insert(),
                 {"key_hash": key.key_hash, "role": key.role, "source": key.source,
                  "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us},
             )  # fmt: skip
 
     def key(self, key_hash: str) -> StoredKey | None:
         with self._connect() as connection:
-            row = connection.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+            row = connection.execute(select(schema.api_keys).where(schema.api_keys.c.key_hash == key_hash)).first()
         if row is None:
             return None
         actions = tuple(row.actions.split(",")) if row.actions else ()
@@ -60,7 +77,7 @@ class ServiceLog:
     def log_decision(self, decision: LoggedDecision) -> None:
         with self._connect() as connection:
             connection.execute(
-                decisions.insert(),
+                schema.decisions.insert(),
                 {"id": decision.id, "subject": decision.subject, "action": decision.action, "at_us": decision.at_us,
                  "decided_us": decision.decided_us, "rulebook_position": decision.rulebook_position,
                  "ledger_position": decision.ledger_position, "answer": json.dumps(decision.answer)},
@@ -68,13 +85,106 @@ class ServiceLog:
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
         with self._connect() as connection:
-            row = connection.execute(select(decisions).where(decisions.c.id == decision_id)).first()
+            row = connection.execute(select(schema.decisions).where(schema.decisions.c.id == decision_id)).first()
         return None if row is None else _logged(row)
 
     def decisions_of(self, subject: str) -> Iterator[LoggedDecision]:
         with self._connect() as connection:
-            rows = connection.execute(select(decisions).where(decisions.c.subject == subject)).all()
+            rows = connection.execute(select(schema.decisions).where(schema.decisions.c.subject == subject)).all()
         return (_logged(row) for row in rows)
+
+    # Appeals.
+
+    def file_appeal(self, row: AppealRow) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                schema.appeals.insert(),
+                {"id": row.id, "record_position": row.record_position, "subject": row.subject,
+                 "statement": row.statement, "filed_us": row.filed_us, "deadline_us": row.deadline_us,
+                 "while_pending": row.while_pending},
+            )  # fmt: skip
+
+    def add_appeal_event(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int) -> bool:
+        """Record what happened to an appeal; False if it had already happened (each event once)."""
+        try:
+            with self._connect() as connection:
+                connection.execute(
+                    schema.appeal_events.insert(),
+                    {"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us},
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def appeals(self, subject: str | None = None, appeal_id: str | None = None) -> list[AppealRow]:
+        query = select(schema.appeals).order_by(schema.appeals.c.filed_us, schema.appeals.c.id)
+        if subject is not None:
+            query = query.where(schema.appeals.c.subject == subject)
+        if appeal_id is not None:
+            query = query.where(schema.appeals.c.id == appeal_id)
+        with self._connect() as connection:
+            rows = connection.execute(query).all()
+            ids = [row.id for row in rows]
+            events: dict[str, dict[str, dict[str, Any]]] = {}
+            if ids:
+                for event in connection.execute(
+                    select(schema.appeal_events).where(schema.appeal_events.c.appeal_id.in_(ids))
+                ):
+                    events.setdefault(event.appeal_id, {})[event.event] = {
+                        "reason": event.reason, "actor": event.actor, "at_us": event.at_us,
+                    }  # fmt: skip
+        return [
+            AppealRow(
+                row.id,
+                row.record_position,
+                row.subject,
+                row.statement,
+                row.filed_us,
+                row.deadline_us,
+                row.while_pending,
+                events.get(row.id, {}),
+            )
+            for row in rows
+        ]
+
+    # Notices.
+
+    def add_notice(self, notice_id: str, subject: str, kind: str, created_us: int, body: dict[str, Any]) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                schema.notices.insert(),
+                {"id": notice_id, "subject": subject, "kind": kind, "created_us": created_us,
+                 "body": json.dumps(body)},
+            )  # fmt: skip
+
+    def notices(self, subject: str) -> list[dict[str, Any]]:
+        query = (
+            select(schema.notices)
+            .where(schema.notices.c.subject == subject)
+            .order_by(schema.notices.c.created_us, schema.notices.c.id)
+        )
+        with self._connect() as connection:
+            return [{"id": row.id, "kind": row.kind, **json.loads(row.body)} for row in connection.execute(query)]
+
+    # Sweeps: when the passing of time was last looked at.
+
+    def last_sweep(self) -> int | None:
+        with self._connect() as connection:
+            value = connection.execute(select(func.max(schema.sweeps.c.at_us))).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def record_sweep(self, at_us: int) -> None:
+        with self._connect() as connection:
+            connection.execute(schema.sweeps.insert(), {"at_us": at_us})
+
+    def subjects(self) -> list[str]:
+        with self._connect() as connection:
+            return [
+                row[0]
+                for row in connection.execute(
+                    select(schema.records.c.subject).distinct().order_by(schema.records.c.subject)
+                )
+            ]
 
 
 def _logged(row: Any) -> LoggedDecision:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -97,3 +98,42 @@ decisions = Table(
     Column("answer", Text, nullable=False),  # the whole decision, reasons included, as JSON
     Index("decisions_subject", "subject"),
 )
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("record_position", BigInteger, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("filed_us", BigInteger, nullable=False),
+    Column("deadline_us", BigInteger, nullable=False),
+    Column("while_pending", String(8), nullable=False),
+    Index("appeals_subject", "subject"),
+)
+
+#: What happened to an appeal: "uphold" or "reverse" (resolved), "lapsed" (its deadline passed).
+appeal_events = Table(
+    "appeal_events",
+    metadata,
+    Column("appeal_id", String(32), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("appeal_id", "event"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("notices_subject", "subject"),
+)
+
+#: When the passing of time was last checked for notices and appeal deadlines.
+sweeps = Table("sweeps", metadata, Column("at_us", BigInteger, primary_key=True))
