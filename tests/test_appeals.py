@@ -111,7 +111,7 @@ def test_while_pending_suspend(tmp_path: Path, clock: Clock) -> None:
 
 
 def test_a_new_record_brings_notices_with_reasons_and_the_way_out(tmp_path: Path, clock: Clock) -> None:
-    store, client, keys = setup(tmp_path, clock)
+    _, client, keys = setup(tmp_path, clock)
     batch = {"records": [{"subject": "p-li-na", "behaviour": "judgment_defaulted", "at": "2025-05-30", "id": "j-9"}]}
     assert client.post("/v1/records", json=batch, headers=auth(keys["court"])).status_code == 200
     notices = client.get("/v1/me/notices", headers=auth(keys["li"])).json()["notices"]
@@ -124,3 +124,20 @@ def test_a_new_record_brings_notices_with_reasons_and_the_way_out(tmp_path: Path
     measure = next(notice for notice in notices if notice["kind"] == "measure_applies")
     assert 1 <= len(measure["reasons"]) <= 4
     assert client.get("/v1/me/notices", headers=auth(keys["zhang"])).json()["notices"] == []
+
+
+def test_a_sweep_tells_what_time_alone_changed_once(tmp_path: Path, clock: Clock) -> None:
+    from credo.service.sweep import sweep
+
+    store, client, _ = setup(tmp_path, clock)
+    key = create_key(store, "subject", NOW, subject="p-wang-fang")
+    first = sweep(store, clock)
+    assert first.since is None and first.notices == 0
+    clock.now = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)  # her 2024 bill payments have expired
+    report = sweep(store, clock)
+    notices = client.get("/v1/me/notices", headers=auth(key)).json()["notices"]
+    assert report.notices >= 1
+    assert [(notice["kind"], notice["from"], notice["to"]) for notice in notices] == [("tier_dropped", "AAA", "AA")]
+    clock.now = dt.datetime(2025, 9, 2, tzinfo=dt.UTC)
+    sweep(store, clock)
+    assert len(client.get("/v1/me/notices", headers=auth(key)).json()["notices"]) == 1

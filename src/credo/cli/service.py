@@ -12,6 +12,7 @@ from credo.errors import CredoError
 from credo.ledger.book import utc_now
 from credo.service import ROLES, create_app, create_key
 from credo.service.replay import replay as replay_decision
+from credo.service.sweep import sweep as sweep_store
 
 
 def serve(
@@ -76,7 +77,19 @@ def replay(
         raise typer.Exit(1)
 
 
+def sweep(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
+    """Lapse overdue appeals and notify subjects of what time alone changed (run it from cron)."""
+    report = sweep_store(store(url), utc_now)
+    if as_json:
+        emit(report.__dict__)
+    else:
+        stdout.print(
+            f"swept at {report.now}: {report.lapsed_appeals} appeal(s) lapsed, {report.notices} notice(s) sent"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.add_typer(keys, name="keys")
     app.command()(replay)
+    app.command()(sweep)
