@@ -205,3 +205,14 @@ def test_fifty_subjects_learn_nothing_of_each_other(client: TestClient, keys: di
                 assert response.json()["subject"] == person
             else:
                 assert response.status_code == 404 and response.json() == not_found
+
+
+def test_each_key_has_a_rate_limit(store: SqlStore, keys: dict[str, str]) -> None:
+    ticks = [0.0]
+    client = TestClient(create_app(store, lambda: NOW, rate=2.0, burst=3, ticker=lambda: ticks[0]))
+    answers = [client.get("/v1/me", headers=auth(keys["subject"])) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert is_error(answers[-1], 429) and answers[-1].headers["Retry-After"] == "1"
+    assert client.get("/v1/me", headers=auth(keys["other"])).status_code == 200  # another key, its own bucket
+    ticks[0] = 0.5  # half a second refills one request
+    assert client.get("/v1/me", headers=auth(keys["subject"])).status_code == 200

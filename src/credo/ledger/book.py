@@ -51,7 +51,9 @@ class LedgerStore(Protocol):
 
     def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None: ...
 
-    def corrections(self, known_at: dt.datetime | None = None, upto: int | None = None) -> list[Correction]: ...
+    def corrections(
+        self, known_at: dt.datetime | None = None, upto: int | None = None, subject: str | None = None
+    ) -> list[Correction]: ...
 
     def versions(self, known_at: dt.datetime | None = None, upto: int | None = None) -> Sequence[StoredVersion]: ...
 
@@ -170,7 +172,8 @@ class Ledger:
     ) -> list[Record]:
         """The records that count, as known at `known_at` (or at ledger position `upto`), in ledger order."""
         stored = self.store.records(subject, known_at, upto)
-        return [record.as_record() for record in counting(stored, self.store.corrections(known_at, upto))]
+        fixes = self.store.corrections(known_at, upto, subject)
+        return [record.as_record() for record in counting(stored, fixes)]
 
     # Questions.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -157,6 +158,20 @@ class SubjectState:
             "programs": {name: {"score": self.score(name), "tier": self.tier(name)} for name in self.enrolled()},
             "lists": self.lists(),
         }
+
+    def next_change(self, after: dt.datetime) -> dt.datetime | None:
+        """The first instant after `after` where a score, a tier or a list may change by time alone."""
+        candidates = []
+        for timeline in self.timelines.values():
+            index = bisect_right(timeline.instants, after)
+            if index < len(timeline.instants):
+                candidates.append(timeline.instants[index])
+            if timeline.enrolled_at is not None and timeline.enrolled_at > after:
+                candidates.append(timeline.enrolled_at)
+        for name in self.rulebook.lists:
+            for stay in self.stays(name):
+                candidates += [edge for edge in (stay.opened, stay.closes) if edge is not None and edge > after]
+        return min(candidates, default=None)
 
     # Decisions.
 

@@ -4,6 +4,7 @@
 # dependencies are local to create_app.
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -19,7 +20,8 @@ from credo.rules.time import iso
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
 from credo.service.appeals import Appeals, view
-from credo.service.auth import requires
+from credo.service.auth import RateLimit, requires
+from credo.service.cache import StateCache
 from credo.service.errors import ApiError
 from credo.service.notices import notify
 from credo.service.views import public_decision
@@ -65,10 +67,23 @@ class DecisionRequest(Strict):
     at: str | None = Field(None, max_length=64, description="default: now")
 
 
-def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
-    """The service over one store; the clock is injected so that tests can fix time."""
+def create_app(
+    store: SqlStore,
+    clock: Callable[[], dt.datetime] = utc_now,
+    *,
+    rate: float = 500.0,
+    burst: int = 1000,
+    ticker: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The service over one store; the clock is injected so that tests can fix time.
+
+    Each key may make `rate` requests a second on average (bursts up to `burst`); past that the
+    answer is 429 with Retry-After.
+    """
+    limit = RateLimit(rate, burst, ticker)
     ledger = Ledger(store, clock)
     appeals = Appeals(store, ledger, clock)
+    cache = StateCache(store, ledger)
     app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
     errors.install(app)
 
@@ -79,11 +94,11 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
             return errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
         return await call_next(request)
 
-    agency = Depends(requires(store, "agency"))
-    provider = Depends(requires(store, "provider"))
-    subject_key = Depends(requires(store, "subject"))
-    auditor_or_subject = Depends(requires(store, "auditor", "subject"))
-    reviewer = Depends(requires(store, "reviewer"))
+    agency = Depends(requires(store, limit, "agency"))
+    provider = Depends(requires(store, limit, "provider"))
+    subject_key = Depends(requires(store, limit, "subject"))
+    auditor_or_subject = Depends(requires(store, limit, "auditor", "subject"))
+    reviewer = Depends(requires(store, limit, "reviewer"))
 
     def deadlines() -> None:
         """Appeals whose deadline has passed suspend their record before anything is answered."""
@@ -91,9 +106,9 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
 
     on_time = Depends(deadlines)
 
-    def now_rulebook_instant(text: str | None) -> dt.datetime:
+    def instant_or(text: str | None, now: dt.datetime) -> dt.datetime:
         try:
-            return ledger.instant(text) if text else clock()
+            return ledger.instant(text) if text else now
         except Exception as exc:
             raise ApiError(422, str(exc), [{"field": "at", "reason": str(exc)}]) from exc
 
@@ -178,13 +193,19 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
         """A provider asks whether a subject may do an action; every decision is logged."""
         if request.action not in key.actions:
             raise ApiError(403, f"this provider key may ask about {', '.join(key.actions)} only")
-        at = now_rulebook_instant(request.at)
-        head = store.head()
+        now = clock()
+        at = instant_or(request.at, now)
         try:
-            history = ledger.history(upto=head)
+            if at == now:  # the usual question, "may they, now?": answered from the cache
+                cached = cache.get(request.subject, now)
+                history, head, state = cached.history, cached.head, cached.state
+            else:
+                head = store.head()
+                history = ledger.history(upto=head)
+                records = ledger.counting_records(subject=request.subject, upto=head)
+                state = history.evaluate(records, request.subject, at)
             rulebook = history.require(at)
-            state = history.evaluate(ledger.counting_records(subject=request.subject, upto=head), request.subject, at)
-            decision = state.decide(request.action)
+            decision = state.decide(request.action, at)
         except NoRulebookInForce as exc:
             raise ApiError(422, str(exc)) from exc
         version = next(v.position for v in reversed(history.versions) if v.rulebook is rulebook)
@@ -241,7 +262,7 @@ def create_app(store: SqlStore, clock: Callable[[], dt.datetime] = utc_now) -> F
 
     def own_records(subject: str) -> list[dict[str, Any]]:
         stored = store.records(subject)
-        corrections = store.corrections()
+        corrections = store.corrections(subject=subject)
         counted = {record.position for record in counting(stored, corrections)}
         subject_appeals = store.appeals(subject)
         tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC

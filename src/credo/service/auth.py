@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
+import threading
+import time
 from collections.abc import Callable
 from typing import Literal, get_args
 
@@ -57,11 +60,34 @@ def principal(store: SqlStore, request: Request) -> StoredKey:
     return found
 
 
-def requires(store: SqlStore, *roles: Role) -> Callable[[Request], StoredKey]:
-    """A FastAPI dependency: the caller's key, which must hold one of the roles."""
+class RateLimit:
+    """A token bucket per key: `rate` requests a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int, ticker: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.ticker = ticker
+        self.buckets: dict[str, tuple[float, float]] = {}  # key hash -> (tokens, when)
+        self.lock = threading.Lock()
+
+    def take(self, key_hash: str) -> None:
+        now = self.ticker()
+        with self.lock:
+            tokens, then = self.buckets.get(key_hash, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            if tokens < 1:
+                wait = math.ceil((1 - tokens) / self.rate)
+                self.buckets[key_hash] = (tokens, now)
+                raise ApiError(429, f"too many requests; try again in {wait} s", headers={"Retry-After": str(wait)})
+            self.buckets[key_hash] = (tokens - 1, now)
+
+
+def requires(store: SqlStore, limit: RateLimit, *roles: Role) -> Callable[[Request], StoredKey]:
+    """A FastAPI dependency: the caller's key, which must hold one of the roles and be within its rate."""
 
     def check(request: Request) -> StoredKey:
         key = principal(store, request)
+        limit.take(key.key_hash)
         if key.role not in roles:
             raise ApiError(403, f"a {key.role} key may not do this; it needs {' or '.join(roles)}")
         return key

@@ -15,15 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from credo.errors import CredoError
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal"}  # fmt: skip
+         409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal"}  # fmt: skip
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or []
+        self.headers = headers
 
 
 def error_body(status: int, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -39,7 +46,7 @@ def respond(status: int, message: str, details: list[dict[str, Any]] | None = No
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return respond(exc.status, exc.message, exc.details)
+        return respond(exc.status, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

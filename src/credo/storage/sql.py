@@ -287,8 +287,14 @@ class SqlStore(ServiceLog):
             row = connection.execute(query).mappings().first()
         return None if row is None else _stored(row)
 
-    def corrections(self, known_at: dt.datetime | None = None, upto: int | None = None) -> list[Correction]:
+    def corrections(
+        self, known_at: dt.datetime | None = None, upto: int | None = None, subject: str | None = None
+    ) -> list[Correction]:
+        """Corrections in ledger order (of one subject's records, when subject is given)."""
         query = select(corrections).order_by(corrections.c.position)
+        if subject is not None:
+            mine = select(records.c.position).where(records.c.subject == subject)
+            query = query.where(corrections.c.record_position.in_(mine))
         if known_at is not None:
             query = query.where(corrections.c.recorded_us <= micros(known_at))
         if upto is not None:
