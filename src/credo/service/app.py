@@ -20,8 +20,9 @@ from credo.rules.time import iso
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
 from credo.service.appeals import Appeals, view
-from credo.service.auth import RateLimit, requires
+from credo.service.auth import KeyRing, RateLimit, requires
 from credo.service.cache import StateCache
+from credo.service.decision_log import DecisionLog
 from credo.service.errors import ApiError
 from credo.service.notices import notify
 from credo.service.views import public_decision
@@ -81,9 +82,11 @@ def create_app(
     answer is 429 with Retry-After.
     """
     limit = RateLimit(rate, burst, ticker)
+    keyring = KeyRing(store)
     ledger = Ledger(store, clock)
     appeals = Appeals(store, ledger, clock)
     cache = StateCache(store, ledger)
+    decision_log = DecisionLog(store)
     app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
     errors.install(app)
 
@@ -94,11 +97,11 @@ def create_app(
             return errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
         return await call_next(request)
 
-    agency = Depends(requires(store, limit, "agency"))
-    provider = Depends(requires(store, limit, "provider"))
-    subject_key = Depends(requires(store, limit, "subject"))
-    auditor_or_subject = Depends(requires(store, limit, "auditor", "subject"))
-    reviewer = Depends(requires(store, limit, "reviewer"))
+    agency = Depends(requires(keyring, limit, "agency"))
+    provider = Depends(requires(keyring, limit, "provider"))
+    subject_key = Depends(requires(keyring, limit, "subject"))
+    auditor_or_subject = Depends(requires(keyring, limit, "auditor", "subject"))
+    reviewer = Depends(requires(keyring, limit, "reviewer"))
 
     def deadlines() -> None:
         """Appeals whose deadline has passed suspend their record before anything is answered."""
@@ -210,7 +213,7 @@ def create_app(
             raise ApiError(422, str(exc)) from exc
         version = next(v.position for v in reversed(history.versions) if v.rulebook is rulebook)
         decision_id = uuid.uuid4().hex
-        store.log_decision(
+        decision_log.write(
             LoggedDecision(
                 decision_id,
                 request.subject,

@@ -101,9 +101,7 @@ class Appeals:
         """Suspend the record of every appeal whose deadline passed unanswered; notify its subject."""
         now = self.clock()
         count = 0
-        for appeal in self.store.appeals():
-            if appeal.outcome or "lapsed" in appeal.events or micros(now) < appeal.deadline_us:
-                continue
+        for appeal in self.store.appeals(overdue_at=micros(now)):
             deadline = from_micros(appeal.deadline_us).isoformat()
             if not self.store.add_appeal_event(appeal.id, "lapsed", f"no answer by {deadline}", "credo", micros(now)):
                 continue

@@ -49,15 +49,25 @@ def create_key(
     return key
 
 
-def principal(store: SqlStore, request: Request) -> StoredKey:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'")
-    found = store.key(digest(key.strip()))
-    if found is None:
-        raise ApiError(401, "unknown API key")
-    return found
+class KeyRing:
+    """Keys looked up by hash, remembered once found (a key is never edited; an unknown one is
+    asked again each time, so a key created meanwhile works at once)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.known: dict[str, StoredKey] = {}
+
+    def principal(self, request: Request) -> StoredKey:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'")
+        hashed = digest(key.strip())
+        found = self.known.get(hashed) or self.store.key(hashed)
+        if found is None:
+            raise ApiError(401, "unknown API key")
+        self.known[hashed] = found
+        return found
 
 
 class RateLimit:
@@ -82,11 +92,11 @@ class RateLimit:
             self.buckets[key_hash] = (tokens - 1, now)
 
 
-def requires(store: SqlStore, limit: RateLimit, *roles: Role) -> Callable[[Request], StoredKey]:
+def requires(keys: KeyRing, limit: RateLimit, *roles: Role) -> Callable[[Request], StoredKey]:
     """A FastAPI dependency: the caller's key, which must hold one of the roles and be within its rate."""
 
     def check(request: Request) -> StoredKey:
-        key = principal(store, request)
+        key = keys.principal(request)
         limit.take(key.key_hash)
         if key.role not in roles:
             raise ApiError(403, f"a {key.role} key may not do this; it needs {' or '.join(roles)}")

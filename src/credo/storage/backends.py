@@ -41,7 +41,8 @@ class PostgresStore(SqlStore):
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 60})
+    # A pool as wide as the service's thread pool: requests must not queue for a connection.
+    engine = create_engine(url, connect_args={"timeout": 60}, pool_size=32, max_overflow=32)
 
     @event.listens_for(engine, "connect")
     def _durable(dbapi_connection: Any, _record: Any) -> None:
@@ -54,8 +55,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _immediate(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get("credo_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
 
@@ -84,7 +86,9 @@ def open_store(url: str | None = None, create: bool = True) -> SqlStore:
                 raise StoreError(f"use the psycopg 3 driver: postgresql+psycopg://...; got {safe_url(url)}")
             # No server-side prepared statements: a generic plan made while the table is small would
             # keep scanning it whole as it grows within one long ingest.
-            engine = create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=16, max_overflow=16, connect_args={"prepare_threshold": None}
+            )
             return PostgresStore(url, engine)
     except (NoSuchModuleError, SQLAlchemyError) as exc:
         raise StoreError(f"cannot open the store {safe_url(url)}: {exc}") from exc

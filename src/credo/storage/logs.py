@@ -55,11 +55,11 @@ class AppealRow:
 class ServiceLog:
     """Mixed into SqlStore: what the HTTP service stores beside the ledger."""
 
-    def _connect(self) -> AbstractContextManager[Connection]:  # provided by SqlStore
+    def _connect(self, write: bool = False) -> AbstractContextManager[Connection]:  # provided by SqlStore
         raise NotImplementedError
 
     def add_key(self, key: StoredKey) -> None:
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             connection.execute(
                 schema.api_keys.insert(),
                 {"key_hash": key.key_hash, "role": key.role, "source": key.source,
@@ -74,13 +74,17 @@ class ServiceLog:
         actions = tuple(row.actions.split(",")) if row.actions else ()
         return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us)
 
-    def log_decision(self, decision: LoggedDecision) -> None:
-        with self._connect() as connection:
+    def log_decisions(self, logged: list[LoggedDecision]) -> None:
+        """Several decisions in one transaction: one fsync for all (group commit)."""
+        with self._connect(write=True) as connection:
             connection.execute(
                 schema.decisions.insert(),
-                {"id": decision.id, "subject": decision.subject, "action": decision.action, "at_us": decision.at_us,
-                 "decided_us": decision.decided_us, "rulebook_position": decision.rulebook_position,
-                 "ledger_position": decision.ledger_position, "answer": json.dumps(decision.answer)},
+                [
+                    {"id": item.id, "subject": item.subject, "action": item.action, "at_us": item.at_us,
+                     "decided_us": item.decided_us, "rulebook_position": item.rulebook_position,
+                     "ledger_position": item.ledger_position, "answer": json.dumps(item.answer)}
+                    for item in logged
+                ],
             )  # fmt: skip
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
@@ -96,7 +100,7 @@ class ServiceLog:
     # Appeals.
 
     def file_appeal(self, row: AppealRow) -> None:
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             connection.execute(
                 schema.appeals.insert(),
                 {"id": row.id, "record_position": row.record_position, "subject": row.subject,
@@ -107,7 +111,7 @@ class ServiceLog:
     def add_appeal_event(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int) -> bool:
         """Record what happened to an appeal; False if it had already happened (each event once)."""
         try:
-            with self._connect() as connection:
+            with self._connect(write=True) as connection:
                 connection.execute(
                     schema.appeal_events.insert(),
                     {"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us},
@@ -116,12 +120,18 @@ class ServiceLog:
             return False
         return True
 
-    def appeals(self, subject: str | None = None, appeal_id: str | None = None) -> list[AppealRow]:
+    def appeals(
+        self, subject: str | None = None, appeal_id: str | None = None, overdue_at: int | None = None
+    ) -> list[AppealRow]:
+        """Appeals with what happened to them; overdue_at: only those unanswered past their deadline then."""
         query = select(schema.appeals).order_by(schema.appeals.c.filed_us, schema.appeals.c.id)
         if subject is not None:
             query = query.where(schema.appeals.c.subject == subject)
         if appeal_id is not None:
             query = query.where(schema.appeals.c.id == appeal_id)
+        if overdue_at is not None:
+            settled = select(schema.appeal_events.c.appeal_id)
+            query = query.where(schema.appeals.c.deadline_us <= overdue_at, schema.appeals.c.id.not_in(settled))
         with self._connect() as connection:
             rows = connection.execute(query).all()
             ids = [row.id for row in rows]
@@ -150,7 +160,7 @@ class ServiceLog:
     # Notices.
 
     def add_notice(self, notice_id: str, subject: str, kind: str, created_us: int, body: dict[str, Any]) -> None:
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             connection.execute(
                 schema.notices.insert(),
                 {"id": notice_id, "subject": subject, "kind": kind, "created_us": created_us,
@@ -174,7 +184,7 @@ class ServiceLog:
         return None if value is None else int(value)
 
     def record_sweep(self, at_us: int) -> None:
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             connection.execute(schema.sweeps.insert(), {"at_us": at_us})
 
     def subjects(self) -> list[str]:

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, inspect, select
+from sqlalchemy import Connection, Engine, Table, func, inspect, select, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -97,7 +97,7 @@ class SqlStore(ServiceLog):
         """Create the ledger, or bring an older one up to this credo's schema (Alembic)."""
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -118,10 +118,15 @@ class SqlStore(ServiceLog):
             self.migrate()
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
+    def _connect(self, write: bool = False) -> Iterator[Connection]:
+        """A transaction; a writing one takes SQLite's write lock at once (BEGIN IMMEDIATE), so that
+        readers never wait behind a writer's fsync and a writer never fails to upgrade."""
         try:
-            with self.engine.begin() as connection:
-                yield connection
+            with self.engine.connect() as connection:
+                if write:
+                    connection.execution_options(credo_write=True)
+                with connection.begin():
+                    yield connection
         except OperationalError as exc:
             raise StoreError(f"cannot use the store {safe_url(self.url)}: {exc.orig}") from exc
 
@@ -136,14 +141,20 @@ class SqlStore(ServiceLog):
     @contextmanager
     def appending(self) -> Iterator[tuple[Connection, Tail]]:
         """One transaction holding the append lock, with the chain's tail."""
-        with self._connect() as connection:
+        with self._connect(write=True) as connection:
             self.lock(connection)
             yield connection, self._tail(connection)
 
     def head(self) -> int:
-        """The position of the newest entry (0 for an empty ledger)."""
+        """The position of the newest entry (0 for an empty ledger), in one query."""
+        newest = union_all(
+            *(
+                select(func.max(table.c.position).label("position"))
+                for table in (records, corrections, rulebook_versions)
+            )
+        ).subquery()
         with self._connect() as connection:
-            return self._tail(connection).position
+            return int(connection.execute(select(func.coalesce(func.max(newest.c.position), 0))).scalar_one())
 
     def _tail(self, connection: Connection) -> Tail:
         best = Tail()

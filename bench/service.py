@@ -1,0 +1,171 @@
+"""Decisions a second and latency at 64 concurrent clients, beside a bare FastAPI endpoint.
+
+    python bench/service.py [--subjects N] [--seconds S] [--clients C]
+
+Builds a SQLite ledger of N subjects (default 1,000,000, one record each), serves it with
+`credo serve` (one uvicorn worker), and drives POST /v1/decisions for random subjects from
+C concurrent clients; then does the same against a bare FastAPI endpoint returning a small JSON
+object, in the same run on the same machine. Prints one JSON object. Targets (issue 4): at least
+half the bare endpoint's rate and p99 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from credo.ledger.book import Ledger  # noqa: E402
+from credo.service import create_key  # noqa: E402
+from credo.storage import open_store  # noqa: E402
+
+BARE = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.post("/v1/decisions")
+def decide(body: dict) -> dict:
+    return {"decision": "allow", "measures": []}
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def build_ledger(folder: Path, subjects: int) -> tuple[str, str]:
+    path = folder / "records.csv"
+    rng = random.Random(4)
+    choices = [("bank_arrears", "bank"), ("charity_donation", "charity_federation"), ("judgment_defaulted", "court"),
+               ("bill_paid_on_time", "bank")]  # fmt: skip
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["subject", "behaviour", "at", "source", "id"])
+        for index in range(subjects):
+            behaviour, source = choices[rng.randrange(len(choices))]
+            day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(600))
+            writer.writerow([f"s{index}", behaviour, day.isoformat(), source, index])
+    url = f"sqlite:///{folder / 'credo.db'}"
+    store = open_store(url)
+    store.migrate()
+    ledger = Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
+    ledger.publish(ROOT / "scenarios" / "article" / "rulebook.yaml", "2019-01-01")
+    Ledger(store).ingest(path)
+    key = create_key(store, "provider", dt.datetime.now(dt.UTC), actions=("buy_flight_ticket",))
+    store.close()
+    return url, key
+
+
+def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start: {process.stderr.read() if process.stderr else ''}")
+
+
+async def load(port: int, key: str, subjects: int, seconds: float, clients: int) -> dict[str, Any]:
+    """C clients in one event loop (aiohttp, a much lighter client than httpx), keep-alive."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {key}"}
+    url = f"http://127.0.0.1:{port}/v1/decisions"
+
+    async def client(http: aiohttp.ClientSession, seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        while time.perf_counter() < stop:
+            body = {"subject": f"s{rng.randrange(subjects)}", "action": "buy_flight_ticket"}
+            started = time.perf_counter()
+            async with http.post(url, json=body, headers=headers) as response:
+                await response.read()
+                errors += response.status != 200
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        await asyncio.gather(*(client(http, seed) for seed in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=64)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        built = time.perf_counter()
+        url, key = build_ledger(folder, options.subjects)
+        build_s = time.perf_counter() - built
+        credo_port, bare_port = free_port(), free_port()
+        env_python = sys.executable
+        credo = start(
+            [env_python, "-m", "credo.cli.main", "serve", "--store", url, "--port", str(credo_port)], credo_port
+        )
+        try:
+            served = asyncio.run(load(credo_port, key, options.subjects, options.seconds, options.clients))
+        finally:
+            credo.terminate()
+            credo.wait()
+        bare = start([env_python, "-c", BARE, str(bare_port)], bare_port)
+        try:
+            baseline = asyncio.run(load(bare_port, key, options.subjects, options.seconds, options.clients))
+        finally:
+            bare.terminate()
+            bare.wait()
+    figures = {
+        "benchmark": "service",
+        "subjects": options.subjects,
+        "clients": options.clients,
+        "ledger_build_s": round(build_s, 1),
+        "credo": served,
+        "bare_fastapi": baseline,
+        "ratio_to_bare": round(served["requests_per_s"] / baseline["requests_per_s"], 3),
+        "meets_half_of_bare": served["requests_per_s"] >= baseline["requests_per_s"] / 2,
+        "meets_p99_50ms": served["p99_ms"] < 50,
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
