@@ -119,3 +119,31 @@ def test_an_invalid_rulebook_is_not_published(url: str, tmp_path: Path) -> None:
     bad.write_text(Path(ARTICLE).read_text().replace("category: lifestyle", "category: religion"))
     code, _, err = run("rulebook", "publish", str(bad), "--effective", "2030-01-01", "--store", url)
     assert code == 2 and "protected category" in err
+
+
+def test_keys_replay_and_sweep(url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from credo.service import create_app
+    from credo.storage import open_store
+
+    run("ingest", LEDGER, "--store", url)
+    code, _, err = run("keys", "create", "--role", "agency", "--store", url)
+    assert code == 2 and "--source" in err
+    code, _, err = run("keys", "create", "--role", "pope", "--store", url)
+    assert code == 2 and "unknown role" in err
+    code, out, _ = run(
+        "keys", "create", "--role", "provider", "--actions", "buy_flight_ticket", "--json", "--store", url
+    )
+    key = json.loads(out)["key"]
+    assert code == 0 and key.startswith("credo_provider_")
+    client = TestClient(create_app(open_store(url)))
+    answer = client.post("/v1/decisions", json={"subject": "p-zhao-lei", "action": "buy_flight_ticket",
+                                                "at": "2025-06-01"}, headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert answer.json()["decision"] == "deny"
+    code, out, _ = run("replay", answer.json()["decision_id"], "--store", url)
+    assert code == 0 and "replays the same: deny" in out
+    code, _, err = run("replay", "feedface", "--store", url)
+    assert code == 2 and "no decision" in err
+    code, out, _ = run("sweep", "--json", "--store", url)
+    assert code == 0 and json.loads(out)["since"] is None
