@@ -138,8 +138,8 @@ def test_keys_replay_and_sweep(url: str) -> None:
     key = json.loads(out)["key"]
     assert code == 0 and key.startswith("credo_provider_")
     client = TestClient(create_app(open_store(url)))
-    answer = client.post("/v1/decisions", json={"subject": "p-zhao-lei", "action": "buy_flight_ticket",
-                                                "at": "2025-06-01"}, headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    question = {"subject": "p-zhao-lei", "action": "buy_flight_ticket", "at": "2025-06-01"}
+    answer = client.post("/v1/decisions", json=question, headers={"Authorization": f"Bearer {key}"})
     assert answer.json()["decision"] == "deny"
     code, out, _ = run("replay", answer.json()["decision_id"], "--store", url)
     assert code == 0 and "replays the same: deny" in out
