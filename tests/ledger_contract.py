@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from credo.errors import RecordError
@@ -15,7 +16,8 @@ from credo.ledger.book import Ledger, LedgerError
 from credo.ledger.files import read_records
 from credo.rules import load_rulebook
 from credo.semantics import evaluate_all
-from credo.storage import SqlStore
+from credo.storage import SqlStore, open_store
+from credo.storage.sql import MIGRATIONS
 from tests.conftest import SCENARIOS
 from tests.stores import initialised
 
@@ -62,6 +64,21 @@ class LedgerContract:
     def count(self, store: SqlStore) -> int:
         with store.engine.connect() as connection:
             return int(connection.execute(text("SELECT count(*) FROM records")).scalar_one())
+
+    def test_a_ledger_written_by_an_older_credo_opens_upgraded(self, store_url: str, tmp_path: Path) -> None:
+        old = open_store(store_url)
+        old.migrate("0001")  # the first release's schema: records, corrections, rulebook versions
+        ledger = Ledger(old, Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC)))
+        ledger.publish(ARTICLE, "2019-01-01")
+        Ledger(old, Clock()).ingest(EXAMPLE)
+        assert old.revision() == "0001"
+        old.close()
+        newer = open_store(store_url)
+        newer.require_ledger()
+        assert newer.revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert newer.verify().ok and newer.verify().entries == 107
+        assert newer.notices("p-zhang-wei") == []  # the later tables are there
+        newer.close()
 
     def test_init_is_idempotent_and_at_head(self, store: SqlStore) -> None:
         store.migrate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
 from credo.storage import SqlStore
 from tests.ledger_contract import Clock
-from tests.stores import initialised, sqlite_url
+from tests.stores import initialised, postgres_url, sqlite_url
 from tests.test_service import ARTICLE, EXAMPLE, auth, is_error
 
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
@@ -23,8 +24,16 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-def setup(tmp_path: Path, clock: Clock, rulebook: Path = ARTICLE) -> tuple[SqlStore, TestClient, dict[str, str]]:
-    store = initialised(sqlite_url(tmp_path))
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        yield from postgres_url()
+
+
+def setup(url: str, clock: Clock, rulebook: Path = ARTICLE) -> tuple[SqlStore, TestClient, dict[str, str]]:
+    store = initialised(url)
     Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(rulebook, "2019-01-01")
     Ledger(store, clock).ingest(EXAMPLE)
     keys = {
@@ -43,8 +52,8 @@ def flight(client: TestClient, keys: dict[str, str], subject: str = "p-zhang-wei
     return str(response.json()["decision"])
 
 
-def test_a_reversed_appeal_stops_the_record_counting(tmp_path: Path, clock: Clock) -> None:
-    _, client, keys = setup(tmp_path, clock)
+def test_a_reversed_appeal_stops_the_record_counting(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
     assert flight(client, keys) == "deny"
     filed = client.post("/v1/me/appeals", json={"record": "court:r0039", "statement": "I paid in full in 2024."},
                         headers=auth(keys["zhang"])).json()  # fmt: skip
@@ -65,8 +74,8 @@ def test_a_reversed_appeal_stops_the_record_counting(tmp_path: Path, clock: Cloc
     assert is_error(again, 409)
 
 
-def test_an_upheld_record_keeps_counting_with_the_statement_beside_it(tmp_path: Path, clock: Clock) -> None:
-    _, client, keys = setup(tmp_path, clock)
+def test_an_upheld_record_keeps_counting_with_the_statement_beside_it(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
     filed = client.post("/v1/me/appeals", json={"record": "court:r0039", "statement": "Not me."},
                         headers=auth(keys["zhang"])).json()  # fmt: skip
     client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "uphold", "reason": "judgment stands"},
@@ -78,8 +87,8 @@ def test_an_upheld_record_keeps_counting_with_the_statement_beside_it(tmp_path: 
     ]
 
 
-def test_an_unanswered_appeal_suspends_the_record_at_its_deadline(tmp_path: Path, clock: Clock) -> None:
-    _, client, keys = setup(tmp_path, clock)
+def test_an_unanswered_appeal_suspends_the_record_at_its_deadline(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
     filed = client.post("/v1/me/appeals", json={"record": "court:r0039", "statement": "Wrong person."},
                         headers=auth(keys["zhang"])).json()  # fmt: skip
     clock.now = NOW + dt.timedelta(days=30) - dt.timedelta(seconds=1)
@@ -93,25 +102,25 @@ def test_an_unanswered_appeal_suspends_the_record_at_its_deadline(tmp_path: Path
     assert flight(client, keys) == "deny"  # reinstated
 
 
-def test_a_subject_cannot_appeal_another_subjects_record(tmp_path: Path, clock: Clock) -> None:
-    _, client, keys = setup(tmp_path, clock)
+def test_a_subject_cannot_appeal_another_subjects_record(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
     theirs = client.post("/v1/me/appeals", json={"record": "court:r0039", "statement": "x"}, headers=auth(keys["li"]))
     missing = client.post("/v1/me/appeals", json={"record": "court:nope", "statement": "x"}, headers=auth(keys["li"]))
     assert is_error(theirs, 404) and theirs.json() == missing.json()
 
 
-def test_while_pending_suspend(tmp_path: Path, clock: Clock) -> None:
+def test_while_pending_suspend(store_url: str, clock: Clock, tmp_path: Path) -> None:
     lenient = tmp_path / "rulebook.yaml"
     lenient.write_text(ARTICLE.read_text() + "appeals: {respond_within: P14D, while_pending: suspend}\n")
-    _, client, keys = setup(tmp_path, clock, lenient)
+    _, client, keys = setup(store_url, clock, lenient)
     filed = client.post("/v1/me/appeals", json={"record": "court:r0039", "statement": "x"},
                         headers=auth(keys["zhang"])).json()  # fmt: skip
     assert filed["deadline"].startswith("2025-06-15")
     assert flight(client, keys) == "allow"
 
 
-def test_a_new_record_brings_notices_with_reasons_and_the_way_out(tmp_path: Path, clock: Clock) -> None:
-    _, client, keys = setup(tmp_path, clock)
+def test_a_new_record_brings_notices_with_reasons_and_the_way_out(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
     batch = {"records": [{"subject": "p-li-na", "behaviour": "judgment_defaulted", "at": "2025-05-30", "id": "j-9"}]}
     assert client.post("/v1/records", json=batch, headers=auth(keys["court"])).status_code == 200
     notices = client.get("/v1/me/notices", headers=auth(keys["li"])).json()["notices"]
@@ -126,10 +135,10 @@ def test_a_new_record_brings_notices_with_reasons_and_the_way_out(tmp_path: Path
     assert client.get("/v1/me/notices", headers=auth(keys["zhang"])).json()["notices"] == []
 
 
-def test_a_sweep_tells_what_time_alone_changed_once(tmp_path: Path, clock: Clock) -> None:
+def test_a_sweep_tells_what_time_alone_changed_once(store_url: str, clock: Clock) -> None:
     from credo.service.sweep import sweep
 
-    store, client, _ = setup(tmp_path, clock)
+    store, client, _ = setup(store_url, clock)
     key = create_key(store, "subject", NOW, subject="p-wang-fang")
     first = sweep(store, clock)
     assert first.since is None and first.notices == 0

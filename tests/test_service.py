@@ -154,6 +154,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/v1/me/explanation", None, {"subject", "other"}),
     ("GET", "/v1/me/records", None, {"subject", "other"}),
     ("GET", "/v1/me/export", None, {"subject", "other"}),
+    ("POST", "/v1/keys", {"role": "auditor"}, {"admin"}),
+    ("GET", "/v1/appeals", None, {"reviewer"}),
     ("GET", "/v1/rulebook", None, EVERYONE),
     ("GET", "/v1/rulebook/versions", None, EVERYONE),
 ]  # fmt: skip
@@ -216,3 +218,30 @@ def test_each_key_has_a_rate_limit(store: SqlStore, keys: dict[str, str]) -> Non
     assert client.get("/v1/me", headers=auth(keys["other"])).status_code == 200  # another key, its own bucket
     ticks[0] = 0.5  # half a second refills one request
     assert client.get("/v1/me", headers=auth(keys["subject"])).status_code == 200
+
+
+def test_admins_publish_versions_and_make_keys(client: TestClient, keys: dict[str, str]) -> None:
+    text = ARTICLE.read_text().replace("fraud: {points: -50,", "fraud: {points: -60,")
+    published = client.post("/v1/rulebook/versions", json={"text": text, "effective": "2026-01-01"},
+                            headers=auth(keys["admin"]))  # fmt: skip
+    assert published.status_code == 200 and published.json()["position"] > 1
+    assert len(client.get("/v1/rulebook/versions").json()["versions"]) == 2
+    past = client.post("/v1/rulebook/versions", json={"text": text, "effective": "2020-01-01"},
+                       headers=auth(keys["admin"]))  # fmt: skip
+    assert is_error(past, 422) and "--retroactive" in past.json()["error"]["message"]
+    refused = {"text": text.replace("lifestyle", "religion"), "effective": "2027-01-01"}
+    broken = client.post("/v1/rulebook/versions", json=refused, headers=auth(keys["admin"]))
+    assert is_error(broken, 422) and "protected category" in str(broken.json()["error"]["details"])
+    made = client.post("/v1/keys", json={"role": "subject", "subject": "p-sun-min"}, headers=auth(keys["admin"]))
+    assert client.get("/v1/me", headers=auth(made.json()["key"])).json()["subject"] == "p-sun-min"
+    incomplete = client.post("/v1/keys", json={"role": "agency"}, headers=auth(keys["admin"]))
+    assert is_error(incomplete, 422)
+
+
+def test_auditors_replay_decisions(client: TestClient, keys: dict[str, str]) -> None:
+    asked = client.post("/v1/decisions", json={"subject": "p-zhang-wei", "action": "buy_flight_ticket"},
+                        headers=auth(keys["provider"])).json()  # fmt: skip
+    replayed = client.get(f"/v1/decisions/{asked['decision_id']}/replay", headers=auth(keys["auditor"])).json()
+    assert replayed["same"] is True and replayed["logged"]["decision"] == "deny"
+    assert is_error(client.get(f"/v1/decisions/{asked['decision_id']}/replay", headers=auth(keys["subject"])), 403)
+    assert is_error(client.get("/v1/decisions/nope/replay", headers=auth(keys["auditor"])), 404)

@@ -104,7 +104,12 @@ class Ledger:
 
     def publish(self, path: Path, effective: str, retroactive: bool = False) -> int:
         """Publish a rulebook file (lint errors refuse it) to take effect at `effective`."""
-        rulebook = load_rulebook(path)
+        load_rulebook(path)  # the file's own name in any error
+        return self.publish_text(path.read_text(encoding="utf-8"), effective, retroactive, str(path))
+
+    def publish_text(self, text: str, effective: str, retroactive: bool = False, file: str = "<rulebook>") -> int:
+        """Publish a rulebook's text; a version is never edited, only succeeded."""
+        rulebook = loads_rulebook(text, file)
         now = self.clock()
         when = parse_instant(effective, rulebook.tz)
         if self.store.versions() and when < now and not retroactive:
@@ -112,7 +117,6 @@ class Ledger:
                 f"--effective {when.isoformat()} is in the past: a later version that applies to what already "
                 "happened changes people's scores after the fact; add --retroactive to publish it as such"
             )
-        text = path.read_text(encoding="utf-8")
         return self.store.publish(
             name=rulebook.rulebook, version=rulebook.version, effective=when, now=now,
             retroactive=retroactive and when < now, text=text,

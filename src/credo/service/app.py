@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from credo.errors import RulebookError
 from credo.ledger.book import Ledger, utc_now
 from credo.ledger.chain import from_micros, micros
 from credo.ledger.ingest import Rejection, RowChecker
@@ -20,11 +21,12 @@ from credo.rules.time import iso
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
 from credo.service.appeals import Appeals, view
-from credo.service.auth import KeyRing, RateLimit, requires
+from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.errors import ApiError
 from credo.service.notices import notify
+from credo.service.replay import UnknownDecision, replay
 from credo.service.views import public_decision
 from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
@@ -60,6 +62,19 @@ class AppealRequest(Strict):
 class Resolution(Strict):
     outcome: Literal["uphold", "reverse"]
     reason: str = Field(min_length=1, max_length=5000)
+
+
+class Publication(Strict):
+    text: str = Field(min_length=1, max_length=MAX_BODY, description="the rulebook YAML")
+    effective: str = Field(min_length=1, max_length=64, description="ISO 8601 instant it takes effect")
+    retroactive: bool = False
+
+
+class KeyRequest(Strict):
+    role: Literal["agency", "provider", "subject", "reviewer", "auditor", "admin"]
+    source: str | None = Field(None, max_length=200)
+    actions: list[str] = Field(default_factory=list, max_length=100)
+    subject: str | None = Field(None, max_length=200)
 
 
 class DecisionRequest(Strict):
@@ -102,6 +117,8 @@ def create_app(
     subject_key = Depends(requires(keyring, limit, "subject"))
     auditor_or_subject = Depends(requires(keyring, limit, "auditor", "subject"))
     reviewer = Depends(requires(keyring, limit, "reviewer"))
+    auditor = Depends(requires(keyring, limit, "auditor"))
+    admin = Depends(requires(keyring, limit, "admin"))
 
     def deadlines() -> None:
         """Appeals whose deadline has passed suspend their record before anything is answered."""
@@ -240,6 +257,35 @@ def create_app(
             "decided_at": from_micros(found.decided_us).isoformat(),
             **found.answer,
         }
+
+    @app.get("/v1/decisions/{decision_id}/replay")
+    def replay_logged(decision_id: str, key: Annotated[StoredKey, auditor]) -> dict[str, Any]:
+        """Recompute a logged decision from the ledger position and rulebook version it used."""
+        try:
+            result = replay(store, decision_id)
+        except UnknownDecision as exc:
+            raise ApiError(404, "no such decision") from exc
+        return {"decision_id": decision_id, "same": result.same, "logged": result.logged,
+                "recomputed": result.recomputed}  # fmt: skip
+
+    @app.post("/v1/rulebook/versions")
+    def publish(request: Publication, key: Annotated[StoredKey, admin]) -> dict[str, Any]:
+        """Publish a rulebook version (lint errors refuse it)."""
+        try:
+            position = ledger.publish_text(request.text, request.effective, request.retroactive, "<request>")
+        except RulebookError as exc:
+            raise ApiError(422, "the rulebook cannot be published", [{"reason": p} for p in exc.problems]) from exc
+        return {"position": position}
+
+    @app.post("/v1/keys")
+    def new_key(request: KeyRequest, key: Annotated[StoredKey, admin]) -> dict[str, Any]:
+        """Create an API key; it is shown once, in this answer."""
+        try:
+            made = create_key(store, request.role, clock(), source=request.source,
+                              actions=tuple(request.actions), subject=request.subject)  # fmt: skip
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from exc
+        return {"key": made, "role": request.role}
 
     def own_state(key: StoredKey) -> Any:
         assert key.subject is not None

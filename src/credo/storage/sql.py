@@ -38,7 +38,7 @@ from credo.storage.schema import (
 )
 
 DEFAULT_URL = "sqlite:///credo.db"
-_MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).with_name("migrations")
 _LOOKUP_CHUNK = 5_000  # ids per query (SQLite allows 250,000 parameters since 3.32)
 
 
@@ -93,13 +93,18 @@ class SqlStore(ServiceLog):
 
     # Opening and migrating.
 
-    def migrate(self) -> None:
+    def migrate(self, revision: str = "head") -> None:
         """Create the ledger, or bring an older one up to this credo's schema (Alembic)."""
         config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.set_main_option("script_location", str(MIGRATIONS))
         with self._connect(write=True) as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
+
+    def revision(self) -> str | None:
+        """The schema revision the ledger is at (None before `credo init`)."""
+        with self._connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
 
     def initialised(self) -> bool:
         with self._connect() as connection:
@@ -111,7 +116,7 @@ class SqlStore(ServiceLog):
             raise StoreError(
                 f"{safe_url(self.url)} holds no credo ledger; run `credo init --store {safe_url(self.url)}`"
             )
-        head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
         with self._connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         if current != head:
