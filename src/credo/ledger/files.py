@@ -15,6 +15,8 @@ from credo.semantics.records import Record, SubjectKind
 
 REQUIRED = ("subject", "behaviour", "at")
 OPTIONAL = ("id", "source", "kind")
+#: Store-mode columns a file-mode read accepts and ignores, so one file serves both modes.
+IGNORED = ("evidence", "confidence")
 KINDS = get_args(SubjectKind)
 
 
@@ -27,7 +29,7 @@ def record_from_row(
         return RecordError(message, file=file, line=line, field=field)
 
     if known_fields:
-        unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
+        unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL) - set(IGNORED))
         if unknown:
             raise fail(f"unknown column {unknown[0]!r}; records have {', '.join(REQUIRED + OPTIONAL)}", unknown[0])
     values: dict[str, str] = {}
