@@ -19,11 +19,13 @@ def serve(
     url: StoreOpt = DEFAULT_STORE,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    rate: Annotated[float, typer.Option("--rate", help="Requests a second each key may make on average.")] = 1000.0,
+    burst: Annotated[int, typer.Option("--burst", help="Requests a key may make at once above its rate.")] = 2000,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
     import uvicorn
 
-    app = create_app(store(url))
+    app = create_app(store(url), rate=rate, burst=burst)
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -8,7 +8,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal, get_args
 
 from fastapi import Request
@@ -92,10 +92,10 @@ class RateLimit:
             self.buckets[key_hash] = (tokens - 1, now)
 
 
-def requires(keys: KeyRing, limit: RateLimit, *roles: Role) -> Callable[[Request], StoredKey]:
+def requires(keys: KeyRing, limit: RateLimit, *roles: Role) -> Callable[[Request], Awaitable[StoredKey]]:
     """A FastAPI dependency: the caller's key, which must hold one of the roles and be within its rate."""
 
-    def check(request: Request) -> StoredKey:
+    async def check(request: Request) -> StoredKey:
         key = keys.principal(request)
         limit.take(key.key_hash)
         if key.role not in roles:
