@@ -31,7 +31,16 @@ def view(appeal: AppealRow, now: dt.datetime) -> dict[str, Any]:
         "status": appeal.outcome or ("lapsed" if lapsed else "pending"),
         "overdue": appeal.outcome is None and micros(now) >= appeal.deadline_us,
         "resolution": next(
-            ({"outcome": event, **appeal.events[event]} for event in ("uphold", "reverse") if event in appeal.events),
+            (
+                {
+                    "outcome": event,
+                    "reason": appeal.events[event]["reason"],
+                    "by": appeal.events[event]["actor"],
+                    "at": from_micros(appeal.events[event]["at_us"]).isoformat(),
+                }
+                for event in ("uphold", "reverse")
+                if event in appeal.events
+            ),
             None,
         ),
     }
