@@ -167,7 +167,9 @@ def test_public_api_is_pinned() -> None:
 
 def test_store_mode_columns_are_accepted_in_file_mode_and_typos_are_not(tmp_path: Path) -> None:
     ledger = tmp_path / "records.csv"
-    ledger.write_text("subject,behaviour,at,source,id,evidence,confidence\nw,dog_licence_issued,2024-01-01,police,1,x,\n")
+    ledger.write_text(
+        "subject,behaviour,at,source,id,evidence,confidence\nw,dog_licence_issued,2024-01-01,police,1,x,\n"
+    )
     assert run("score", DOGS, str(ledger), "--at", "2024-06-01", "--json")[0] == 0
     ledger.write_text("subject,behaviour,at,sauce\nw,dog_licence_issued,2024-01-01,police\n")
     code, _, err = run("score", DOGS, str(ledger), "--at", "2024-06-01", "--json")
