@@ -8,6 +8,7 @@ import pytest
 
 from credo.rules import Rulebook, lint
 from credo.semantics import Record, SubjectState, evaluate
+from tests.stores import store_url  # noqa: F401  (a fixture: every test that takes it runs on both stores)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -41,3 +42,4 @@ def state_at(rulebook: Rulebook, rows: list[Record], at: str, subject: str = "s"
 @pytest.fixture
 def article_path() -> Path:
     return SCENARIOS / "article" / "rulebook.yaml"
+

@@ -47,6 +47,15 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store in turn: a test that takes it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        yield from postgres_url()
+
+
 def initialised(url: str) -> SqlStore:
     store = open_store(url)
     store.migrate()

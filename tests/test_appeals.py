@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
 from credo.storage import SqlStore
 from tests.ledger_contract import Clock
-from tests.stores import initialised, postgres_url, sqlite_url
+from tests.stores import initialised
 from tests.test_service import ARTICLE, EXAMPLE, auth, is_error
 
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
@@ -22,14 +21,6 @@ NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 @pytest.fixture
 def clock() -> Clock:
     return Clock(NOW)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        yield from postgres_url()
 
 
 def setup(url: str, clock: Clock, rulebook: Path = ARTICLE) -> tuple[SqlStore, TestClient, dict[str, str]]:

@@ -9,26 +9,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from credo.ledger.book import Ledger
 from credo.storage import SqlStore
 from tests.conftest import ROOT, SCENARIOS
-from tests.stores import initialised, postgres_url, sqlite_url
+from tests.stores import initialised
 
 BEHAVIOURS = [("fraud", "court"), ("bank_arrears", "bank"), ("charity_donation", "charity_federation")]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-    else:
-        yield from postgres_url()
 
 
 def prepare(url: str) -> SqlStore:

@@ -7,18 +7,16 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from credo.errors import RulebookError
 from credo.ledger.book import Ledger, utc_now
 from credo.ledger.chain import from_micros, micros
 from credo.ledger.ingest import Rejection, RowChecker
-from credo.ledger.model import Incoming, counting
-from credo.rules.time import iso
+from credo.ledger.model import Incoming
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
 from credo.service.appeals import Appeals, view
@@ -26,62 +24,20 @@ from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.errors import ApiError
+from credo.service.models import (
+    MAX_BODY,
+    AppealRequest,
+    DecisionRequest,
+    KeyRequest,
+    Publication,
+    RecordBatch,
+    Resolution,
+)
 from credo.service.notices import notify
 from credo.service.replay import UnknownDecision, replay
-from credo.service.views import public_decision
+from credo.service.views import own_records, public_decision
 from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
-
-MAX_BODY = 1 << 20  # bytes
-MAX_BATCH = 1000  # records per request
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RecordIn(Strict):
-    subject: str = Field(min_length=1, max_length=200)
-    behaviour: str = Field(min_length=1, max_length=200)
-    at: str = Field(min_length=1, max_length=64, description="ISO 8601 date or instant")
-    id: str = Field(min_length=1, max_length=200, description="the agency's own id of the record")
-    kind: Literal["person", "organization"] = "person"
-    source: str | None = Field(None, description="if given, must be the agency's own source")
-    evidence: str | None = Field(None, max_length=2000)
-    confidence: float | None = Field(None, ge=0, le=1)
-
-
-class RecordBatch(Strict):
-    records: list[RecordIn] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class AppealRequest(Strict):
-    record: str = Field(min_length=1, max_length=400, description="the record's id (SOURCE:ID) or position")
-    statement: str = Field(min_length=1, max_length=5000, description="why the subject disputes it")
-
-
-class Resolution(Strict):
-    outcome: Literal["uphold", "reverse"]
-    reason: str = Field(min_length=1, max_length=5000)
-
-
-class Publication(Strict):
-    text: str = Field(min_length=1, max_length=MAX_BODY, description="the rulebook YAML")
-    effective: str = Field(min_length=1, max_length=64, description="ISO 8601 instant it takes effect")
-    retroactive: bool = False
-
-
-class KeyRequest(Strict):
-    role: Literal["agency", "provider", "subject", "reviewer", "auditor", "admin"]
-    source: str | None = Field(None, max_length=200)
-    actions: list[str] = Field(default_factory=list, max_length=100)
-    subject: str | None = Field(None, max_length=200)
-
-
-class DecisionRequest(Strict):
-    subject: str = Field(min_length=1, max_length=200)
-    action: str = Field(min_length=1, max_length=200)
-    at: str | None = Field(None, max_length=64, description="default: now")
 
 
 def create_app(
@@ -317,49 +273,7 @@ def create_app(
     @app.get("/v1/me/records")
     def my_records(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """Every record about the subject, with its status (counting, pending, suspended, reversed)."""
-        return {"records": own_records(key.subject or "")}
-
-    def own_records(subject: str) -> list[dict[str, Any]]:
-        stored = store.records(subject)
-        corrections = store.corrections(subject=subject)
-        counted = {record.position for record in counting(stored, corrections)}
-        subject_appeals = store.appeals(subject)
-        tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC
-        rows = []
-        for record in stored:
-            mine = [c for c in corrections if c.record_position == record.position]
-            status = "counting" if record.position in counted else _status(record.pending, [c.action for c in mine])
-            disputes = [
-                {
-                    "statement": item.statement,
-                    "filed": from_micros(item.filed_us).isoformat(),
-                    "status": view(item, clock())["status"],
-                }
-                for item in subject_appeals
-                if item.record_position == record.position
-            ]
-            rows.append(
-                {
-                    "id": record.id,
-                    "position": record.position,
-                    "behaviour": record.behaviour,
-                    "at": iso(from_micros(record.at_us), tz),
-                    "recorded_at": iso(from_micros(record.recorded_us), tz),
-                    "status": status,
-                    "evidence": record.evidence,
-                    "corrections": [
-                        {
-                            "action": c.action,
-                            "reason": c.reason,
-                            "by": c.actor,
-                            "at": iso(from_micros(c.recorded_us), tz),
-                        }
-                        for c in mine
-                    ],
-                    "appeals": disputes,
-                }
-            )
-        return rows
+        return {"records": own_records(store, ledger, key.subject or "", clock())}
 
     @app.get("/v1/me/export")
     def export(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
@@ -370,7 +284,7 @@ def create_app(
             "now": clock().isoformat(),
             "summary": own_state(key).summary(),
             "explanation": explain(own_state(key)),
-            "records": own_records(subject),
+            "records": own_records(store, ledger, subject, clock()),
             "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
             "appeals": [view(appeal, clock()) for appeal in store.appeals(subject)],
             "notices": store.notices(subject),
@@ -404,11 +318,3 @@ def create_app(
         return view(appeals.resolve(appeal_id, resolution.outcome, resolution.reason, actor), clock())
 
     return app
-
-
-def _status(pending: bool, actions: list[str]) -> str:
-    if "reverse" in actions:
-        return "reversed"
-    if (actions and actions[-1] == "suspend") or ("suspend" in actions and "reinstate" not in actions):
-        return "suspended"
-    return "awaiting confirmation" if pending else "counting"

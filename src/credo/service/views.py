@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from credo.ledger.book import Ledger
+from credo.ledger.chain import from_micros
+from credo.ledger.model import counting
 from credo.rules.model import Rulebook
+from credo.rules.time import iso
 from credo.semantics import Decision
+from credo.service.appeals import view
+from credo.storage.sql import SqlStore
 
 
 def public_decision(decision: Decision, decision_id: str, rulebook: Rulebook) -> dict[str, Any]:
@@ -29,3 +36,59 @@ def public_decision(decision: Decision, decision_id: str, rulebook: Rulebook) ->
             f"the operator must answer a dispute within {rulebook.appeals.respond_within}."
         ),
     }
+
+
+def own_records(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every record about the subject, with its status, corrections and appeals."""
+    stored = store.records(subject)
+    corrections = store.corrections(subject=subject)
+    counted = {record.position for record in counting(stored, corrections)}
+    subject_appeals = store.appeals(subject)
+    tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC
+    rows = []
+    for record in stored:
+        mine = [c for c in corrections if c.record_position == record.position]
+        status = "counting" if record.position in counted else _status(record.pending, [c.action for c in mine])
+        disputes = [
+            {
+                "statement": item.statement,
+                "filed": from_micros(item.filed_us).isoformat(),
+                "status": view(item, now)["status"],
+            }
+            for item in subject_appeals
+            if item.record_position == record.position
+        ]
+        rows.append(
+            {
+                "id": record.id,
+                "position": record.position,
+                "behaviour": record.behaviour,
+                "at": iso(from_micros(record.at_us), tz),
+                "recorded_at": iso(from_micros(record.recorded_us), tz),
+                "status": status,
+                "evidence": record.evidence,
+                "corrections": [
+                    {
+                        "action": c.action,
+                        "reason": c.reason,
+                        "by": c.actor,
+                        "at": iso(from_micros(c.recorded_us), tz),
+                    }
+                    for c in mine
+                ],
+                "appeals": disputes,
+            }
+        )
+    return rows
+
+
+def _status(pending: bool, actions: list[str]) -> str:
+    """Why a record does not count, from its corrections in ledger order."""
+    if "reverse" in actions:
+        return "reversed"
+    suspended = False
+    for action in actions:
+        suspended = action == "suspend" or (suspended and action != "reinstate")
+    if suspended:
+        return "suspended"
+    return "awaiting confirmation" if pending and "confirm" not in actions else "counting"
