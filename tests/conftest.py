@@ -42,4 +42,3 @@ def state_at(rulebook: Rulebook, rows: list[Record], at: str, subject: str = "s"
 @pytest.fixture
 def article_path() -> Path:
     return SCENARIOS / "article" / "rulebook.yaml"
-
