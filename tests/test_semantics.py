@@ -194,3 +194,15 @@ def test_explanation_shows_the_way_to_the_next_tier() -> None:
     assert account["next_tier"]["tier"] == "mid"
     assert account["next_tier"]["earliest_by_expiry"].startswith("2025-01-01")
     assert account["next_tier"]["sooner_by"][0] == {"behaviour": "good", "points": 1, "reaches_now": True}
+
+
+def test_calendar_arithmetic_uses_the_rulebooks_zone_whatever_offset_a_record_has() -> None:
+    # 2024-01-31 00:00 in Shanghai is 2024-01-30 16:00 UTC: one month later is 29 February in
+    # Shanghai's calendar, not 1 March as UTC's calendar would say.
+    document = {"start": 0, "points": {"bad": {"points": -1, "expires_after": "P1M"}}, "tiers": {"any": -100}}
+    rulebook = make_rulebook(behaviours=BEHAVIOURS, programs={"p": document}, timezone="Asia/Shanghai")
+    as_utc = records(("s", "bad", "2024-01-30T16:00:00+00:00"))
+    as_local = records(("s", "bad", "2024-01-31T00:00:00+08:00"))
+    for rows in (as_utc, as_local):
+        (entry,) = state_at(rulebook, rows, "2024-02-01").timelines["p"].entries
+        assert entry.end is not None and entry.end.isoformat() == "2024-02-29T00:00:00+08:00"

@@ -34,13 +34,14 @@ class Duration:
     def __str__(self) -> str:
         return self.text
 
-    def after(self, instant: dt.datetime) -> dt.datetime:
-        """Return instant + this duration (calendar arithmetic, in the instant's own zone)."""
-        return _add(instant, self.delta)
+    def after(self, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+        """Return instant + this duration, with the calendar of zone tz (the rulebook's): the same
+        instant gives the same answer whatever offset it was written with."""
+        return _add(instant.astimezone(tz), self.delta)
 
-    def before(self, instant: dt.datetime) -> dt.datetime:
-        """Return instant - this duration."""
-        return _add(instant, -self.delta)
+    def before(self, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+        """Return instant - this duration, with the calendar of zone tz."""
+        return _add(instant.astimezone(tz), -self.delta)
 
 
 def _add(instant: dt.datetime, delta: relativedelta) -> dt.datetime:

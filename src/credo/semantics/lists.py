@@ -36,6 +36,7 @@ def build_intervals(
     listed: ListDef,
     records: Sequence[Record],
     timelines: Mapping[str, ProgramTimeline],
+    tz: dt.tzinfo,
 ) -> list[Interval]:
     """Every stay of one subject on one list, from its records (ledger order) and its program timelines."""
     leave_on = set(listed.leave_on)
@@ -65,7 +66,7 @@ def build_intervals(
         if leave is not None:
             candidates.append((leave[0], "leave_on", leave[2]))
         if listed.lasts is not None:
-            candidates.append((listed.lasts.after(opened), "lasts", None))
+            candidates.append((listed.lasts.after(opened, tz), "lasts", None))
         if candidates:
             closes_at, why, closing = min(candidates, key=lambda candidate: candidate[0])
             intervals.append(Interval(name, opened, closes_at, opened_by, why, closing))

@@ -103,7 +103,9 @@ class SubjectState:
         """The subject's stays on one list, built on first use: a decision needs only its own lists."""
         if name not in self._stays:
             listed = self.rulebook.lists.get(name)
-            self._stays[name] = [] if listed is None else build_intervals(name, listed, self.records, self.timelines)
+            self._stays[name] = (
+                [] if listed is None else build_intervals(name, listed, self.records, self.timelines, self.tz)
+            )
         return self._stays[name]
 
     @property

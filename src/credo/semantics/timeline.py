@@ -153,7 +153,7 @@ def build_timeline(
         ladder = rule.ladder
         step = 1
         if len(ladder) > 1:
-            step += _repeats(record, rule, earlier[record.behaviour], counted, ends, last_reset)
+            step += _repeats(record, rule, earlier[record.behaviour], counted, ends, last_reset, tz)
         base = ladder[min(step, len(ladder)) - 1]
         effective = base
         if rule.cap is not None:
@@ -177,10 +177,11 @@ def _repeats(
     counted: list[Record],
     ends: list[tuple[dt.datetime | None, str | None]],
     last_reset: int,
+    tz: dt.tzinfo,
 ) -> int:
     """How many earlier records of the same behaviour count towards escalation (rule 1)."""
     if rule.repeat_window is not None:
-        since = rule.repeat_window.before(record.at)
+        since = rule.repeat_window.before(record.at, tz)
         return sum(1 for j in earlier if j >= last_reset and counted[j].at > since)
     still_active = 0
     for j in earlier:
@@ -201,7 +202,7 @@ def _ends(
         rule = rules[index]
         candidates: list[tuple[dt.datetime, str]] = []
         if rule.expires_after is not None:
-            candidates.append((rule.expires_after.after(record.at), "expires_after"))
+            candidates.append((rule.expires_after.after(record.at, tz), "expires_after"))
         if program.resets is not None:
             candidates.append((period_end(record.at, program.resets, tz), "period"))
         if next_reset is not None:

@@ -79,7 +79,7 @@ class Appeals:
         rulebook = self.ledger.history().require(now)
         rules = rulebook.appeals
         appeal = AppealRow(uuid.uuid4().hex, record.position, subject, statement, micros(now),
-                           micros(rules.respond_within.after(now)), rules.while_pending, {})  # fmt: skip
+                           micros(rules.respond_within.after(now, rulebook.tz)), rules.while_pending, {})  # fmt: skip
         self.store.file_appeal(appeal)
         if rules.while_pending == "suspend":
             self._correct(subject, record.position, "suspend", f"under appeal {appeal.id}", f"appeal {appeal.id}")
