@@ -101,7 +101,7 @@ def _json_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Map
 
 def _parquet_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """Parquet rows, read a row group slice at a time; 'line' is the 1-based row number."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # only Parquet input needs it
+    import pyarrow.parquet as pq  # only Parquet input needs it
 
     try:
         parquet = pq.ParquetFile(path)

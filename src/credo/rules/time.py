@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import isodate  # type: ignore[import-untyped]
+import isodate
 from dateutil.relativedelta import relativedelta
 
 from credo.errors import InstantError

@@ -1,0 +1,45 @@
+"""Running the population definition on DuckDB (embedded)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from credo.population.scores import RECORD_SCHEMA, population_scores
+from credo.rules.model import Rulebook
+from credo.semantics.records import Record
+
+
+def connect(rulebook: Rulebook, memory_limit: str | None = None) -> Any:
+    """A DuckDB connection whose calendar is the rulebook's timezone."""
+    connection = ibis.duckdb.connect()
+    connection.raw_sql(f"SET TimeZone = '{rulebook.timezone}'")
+    if memory_limit:
+        connection.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    return connection
+
+
+def records_table(records: Iterable[Record]) -> Any:
+    """Records (ledger order = iteration order) as an in-memory table."""
+    rows: dict[str, list[Any]] = {"subject": [], "kind": [], "behaviour": [], "at": [], "pos": []}
+    for position, record in enumerate(records):
+        rows["subject"].append(record.subject)
+        rows["kind"].append(record.kind)
+        rows["behaviour"].append(record.behaviour)
+        rows["at"].append(record.at.astimezone(dt.UTC))
+        rows["pos"].append(position)
+    arrow = pa.table(rows, schema=RECORD_SCHEMA.to_pyarrow())  # typed even when empty
+    return ibis.memtable(arrow)
+
+
+def scores(
+    rulebook: Rulebook, records: Iterable[Record], at: dt.datetime
+) -> dict[tuple[str, str], tuple[float, str | None]]:
+    """{(subject, program): (score, tier)} for everyone enrolled, computed by DuckDB."""
+    connection = connect(rulebook)
+    rows = connection.to_pyarrow(population_scores(rulebook, records_table(records), at)).to_pylist()
+    return {(row["subject"], row["program"]): (row["score"], row["tier"]) for row in rows}
