@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credo import evaluate_all, load_rulebook, read_records
-from credo.population.duckdb import scores
+from credo.population.duckdb import connect, records_table, scores
+from credo.population.lists import measures, memberships
 from credo.rules import Rulebook
 from credo.semantics import Record
 from tests.conftest import SCENARIOS
@@ -40,3 +43,81 @@ def test_random_rulebooks_and_ledgers_score_the_same(
 ) -> None:
     rulebook = rulebook.model_copy(update={"timezone": zone})
     assert scores(rulebook, rows, at) == reference(rulebook, rows, at)
+
+
+def reference_lists(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> tuple[list[Any], list[Any]]:
+    states = evaluate_all(rulebook, rows, at)
+    on = sorted((subject, name) for subject, state in states.items() for name in state.lists())
+    applying = sorted(
+        (subject, action, measure.measure)
+        for subject, state in states.items()
+        for action in rulebook.actions
+        for measure in state.decide(action).measures
+    )
+    return on, applying
+
+
+def engine_lists(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> tuple[list[Any], list[Any]]:
+    connection = connect(rulebook)
+    table = records_table(rows)
+    on = sorted(
+        (row["subject"], row["list"]) for row in connection.to_pyarrow(memberships(rulebook, table, at)).to_pylist()
+    )
+    applying = sorted(
+        (row["subject"], row["action"], row["measure"])
+        for row in connection.to_pyarrow(measures(rulebook, table, at)).to_pylist()
+    )
+    return on, applying
+
+
+@settings(max_examples=int(os.environ.get("CREDO_POPULATION_EXAMPLES", "60")), deadline=None)
+@given(rulebooks(), ledgers(subjects=("s", "t", "u"), max_size=30), instants(4 * 366), st.sampled_from(
+    ["UTC", "Asia/Shanghai"]))  # fmt: skip
+def test_lists_and_measures_are_the_same(rulebook: Rulebook, rows: list[Record], at: dt.datetime, zone: str) -> None:
+    rulebook = rulebook.model_copy(update={"timezone": zone})
+    assert engine_lists(rulebook, rows, at) == reference_lists(rulebook, rows, at)
+
+
+def test_every_scenario_case_scores_the_same_on_duckdb() -> None:
+    from credo.ledger.files import record_from_row
+    from credo.population.run import summaries
+    from credo.rules.time import parse_instant
+    from credo.testing.runner import load_cases, test_files
+
+    compared = 0
+    for file in test_files(SCENARIOS):
+        for case in load_cases(file):
+            rulebook = load_rulebook(case.rulebook_path)
+            rows = [
+                record_from_row({"id": f"r{index}", **row}, rulebook, file=case.file, line=index)
+                for index, row in enumerate(case.body.get("records") or [])
+            ]
+            at = parse_instant(case.body["at"], rulebook.tz)
+            expected = [state.summary() for state in evaluate_all(rulebook, rows, at).values()]
+            assert summaries(rulebook, rows, at) == expected, case.name
+            compared += 1
+    assert compared >= 30
+
+
+def test_the_population_command(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from credo.cli import app
+
+    out = tmp_path / "population"
+    rulebook = SCENARIOS / "article" / "rulebook.yaml"
+    ledger = SCENARIOS / "article" / "example-ledger.csv"
+    result = CliRunner().invoke(
+        app, ["population", str(rulebook), str(ledger), "--at", "2025-06-01", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["subjects"] == 33 and summary["lists"]["dishonest_judgment_debtors"] == 2
+    assert pq.read_table(out / "scores.parquet").num_rows == 33
+    engine = CliRunner().invoke(app, ["score", str(rulebook), str(ledger), "--at", "2025-06-01", "--json",
+                                      "--engine", "duckdb"])  # fmt: skip
+    reference = CliRunner().invoke(app, ["score", str(rulebook), str(ledger), "--at", "2025-06-01", "--json"])
+    assert engine.stdout == reference.stdout

@@ -33,16 +33,16 @@ def lint_report(console: Console, report: LintReport) -> None:
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
 
 
-def scores(console: Console, states: list[SubjectState]) -> None:
+def scores(console: Console, summaries: list[dict[str, Any]]) -> None:
+    """A table of `score --json` lines."""
     table = Table(title="Scores")
     for column in ("subject", "program", "score", "tier", "lists"):
         table.add_column(column)
-    for state in states:
-        summary = state.summary()
+    for summary in summaries:
         programs = summary["programs"] or {"—": {"score": None, "tier": None}}
         for index, (name, facts) in enumerate(programs.items()):
             table.add_row(
-                state.subject if index == 0 else "",
+                summary["subject"] if index == 0 else "",
                 name,
                 _number(facts["score"]),
                 _number(facts["tier"]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from credo.cli import ledger, questions, rulebooks, service
+from credo.cli import ledger, population, questions, rulebooks, service
 
 app = typer.Typer(
     name="credo",
@@ -18,7 +18,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (rulebooks, questions, ledger, service):
+for module in (rulebooks, questions, ledger, service, population):
     module.register(app)
 
 

@@ -94,15 +94,31 @@ def score(
     as_json: JsonOpt = False,
     url: StoreOpt = DEFAULT_STORE,
     known_at: KnownAtOpt = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="reference (one subject at a time) or duckdb (everyone at once).")
+    ] = "reference",
 ) -> None:
     """Scores, tiers and lists of every subject (or one) at an instant."""
+    if engine not in {"reference", "duckdb"}:
+        fail(f"unknown engine {engine!r}; use reference or duckdb (spark is not available yet)")
     question = Question(rulebook, records, at, url, known_at)
-    states = [question.state(subject)] if subject is not None else question.states()
-    if as_json:
-        for state in states:
-            emit(state.summary())
+    if engine == "duckdb":
+        if question.ledger is not None:
+            fail("--engine duckdb reads files: give RULEBOOK and RECORDS")
+        from credo.population.run import summaries
+
+        lines = [line for line in summaries(question.rulebook, question.records, question.at)
+                 if subject in (None, line["subject"])]  # fmt: skip
+        if subject is not None and not lines:  # no record names them: only starting scores to show
+            lines = [question.state(subject).summary()]
     else:
-        render.scores(stdout, list(states))
+        states = [question.state(subject)] if subject is not None else question.states()
+        lines = [state.summary() for state in states]
+    if as_json:
+        for line in lines:
+            emit(line)
+    else:
+        render.scores(stdout, lines)
 
 
 def explain_command(
@@ -159,7 +175,7 @@ def report(
     stdout.rule(
         f"[bold]{book.rulebook} {book.version}[/bold] at {at}: {len(states)} subjects, {len(question.records)} records"
     )
-    render.scores(stdout, states)
+    render.scores(stdout, [state.summary() for state in states])
     render.population(stdout, states)
     stdout.rule("Decisions (deny or limit, with reasons)")
     shown = 0

@@ -21,12 +21,13 @@ import ibis.expr.types as ir
 from credo.rules.model import Program, Rulebook
 from credo.rules.time import Duration
 
+TIMESTAMP = "timestamp('UTC', 6)"
 RECORD_SCHEMA = ibis.schema(
     {"subject": "string", "kind": "string", "behaviour": "string", "at": "timestamp('UTC', 6)", "pos": "int64"}
 )
 
 
-def _parts(duration: Duration | None) -> tuple[int | None, int | None, int | None]:
+def duration_parts(duration: Duration | None) -> tuple[int | None, int | None, int | None]:
     """(months, days, seconds) of a duration, as the engine adds them (months first)."""
     if duration is None:
         return None, None, None
@@ -47,7 +48,7 @@ def rules_table(name: str, program: Program) -> ir.Table:
         rows["sign"].append(rule.sign)
         rows["reset"].append(rule.reset)
         for prefix, duration in (("exp", rule.expires_after), ("win", rule.repeat_window)):
-            months, days, seconds = _parts(duration)
+            months, days, seconds = duration_parts(duration)
             rows[f"{prefix}_m"].append(months)
             rows[f"{prefix}_d"].append(days)
             rows[f"{prefix}_s"].append(seconds)
@@ -59,7 +60,7 @@ def rules_table(name: str, program: Program) -> ir.Table:
     return ibis.memtable(rows, schema=schema)
 
 
-def _shift(at: ir.TimestampValue, months: ir.IntegerValue, days: ir.IntegerValue, seconds: ir.IntegerValue,
+def shift(at: ir.TimestampValue, months: ir.IntegerValue, days: ir.IntegerValue, seconds: ir.IntegerValue,
            sign: int = 1) -> ir.TimestampValue:  # fmt: skip
     """at ± a duration given as months, days and seconds (null when the duration is)."""
     shifted = at
@@ -70,13 +71,16 @@ def _shift(at: ir.TimestampValue, months: ir.IntegerValue, days: ir.IntegerValue
 
 
 def _period_start(at: ir.TimestampValue, period: ir.StringValue | str) -> ir.TimestampValue:
+    """The first instant of the calendar period holding `at`, in the connection's timezone."""
     if isinstance(period, str):
-        return at.truncate({"year": "Y", "quarter": "Q", "month": "M"}[period])
-    return ibis.cases(
-        (period == "year", at.truncate("Y")),
-        (period == "quarter", at.truncate("Q")),
-        else_=at.truncate("M"),
-    )
+        start = at.truncate({"year": "Y", "quarter": "Q", "month": "M"}[period])
+    else:
+        start = ibis.cases(
+            (period == "year", at.truncate("Y")),
+            (period == "quarter", at.truncate("Q")),
+            else_=at.truncate("M"),
+        )
+    return start.cast(TIMESTAMP)  # DuckDB truncates a TIMESTAMPTZ to a TIMESTAMPTZ; say so to Ibis
 
 
 def _period_end(at: ir.TimestampValue, period: str) -> ir.TimestampValue:
@@ -86,6 +90,7 @@ def _period_end(at: ir.TimestampValue, period: str) -> ir.TimestampValue:
 
 def program_entries(records: ir.Table, name: str, program: Program, at: dt.datetime) -> ir.Table:
     """Every counted record of the program with its base and effective points and its end."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
     known = records.filter(records.at <= at)
     held = known.filter(known.kind.isin(list(program.subjects)))
     rules = rules_table(name, program)
@@ -100,7 +105,7 @@ def program_entries(records: ir.Table, name: str, program: Program, at: dt.datet
     rows = rows.mutate(
         next_reset=rows.reset.ifelse(rows.at, ibis.null("timestamp('UTC', 6)")).min().over(later),
         last_reset=rows.reset.ifelse(rows.seq, ibis.null("int64")).max().over(earlier),
-        expiry=_shift(rows.at, rows.exp_m, rows.exp_d, rows.exp_s),
+        expiry=shift(rows.at, rows.exp_m, rows.exp_d, rows.exp_s),
     )
     ends = [rows.expiry, rows.next_reset]
     if program.resets is not None:
@@ -119,7 +124,7 @@ def program_entries(records: ir.Table, name: str, program: Program, at: dt.datet
          mine.rungs > 1],
     )  # fmt: skip
     windowed = pairs.win_m.notnull()
-    since = _shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1)
+    since = shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1)
     counts = windowed.ifelse(
         (pairs.at_j > since) & (pairs.seq_j >= pairs.last_reset.fill_null(0)),
         pairs.end_j.isnull() | (pairs.end_j > pairs.at),
@@ -140,6 +145,7 @@ def program_entries(records: ir.Table, name: str, program: Program, at: dt.datet
 
 def program_scores(records: ir.Table, name: str, program: Program, at: dt.datetime) -> ir.Table:
     """(subject, program, score, tier) for every subject enrolled in the program at `at`."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
     known = records.filter(records.at <= at)
     # Every subject the ledger names holds the program (as the reference's evaluate_all has it),
     # even one whose records all lie after `at`.
@@ -168,5 +174,6 @@ def program_scores(records: ir.Table, name: str, program: Program, at: dt.dateti
 
 def population_scores(rulebook: Rulebook, records: ir.Table, at: dt.datetime) -> ir.Table:
     """Scores and tiers of every subject in every program it is enrolled in, at `at`."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
     parts = [program_scores(records, name, program, at) for name, program in rulebook.programs.items()]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]

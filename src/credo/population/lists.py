@@ -1,0 +1,211 @@
+"""Rules 6 and 7 of DESIGN §4 for a whole population: list membership and measures at an instant.
+
+A level list (enter_when with neither leave_on nor lasts) holds exactly while its condition
+does, so its membership at t is the condition at t. A latched list needs the condition's
+trajectory: the score of every referenced program at every instant where one can change (record
+instants, record ends, enrolment), so that each instant where the condition becomes true opens a
+stay, closed by the first leave_on record after it or by `lasts`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from credo.population.scores import duration_parts, program_entries, shift
+from credo.rules.lint import walk_conditions
+from credo.rules.model import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    ListCondition,
+    ListDef,
+    NotCondition,
+    ProgramCondition,
+    Rulebook,
+)
+
+TS = "timestamp('UTC', 6)"
+#: The instant before every record: programs without enrol_on hold from here.
+BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+
+
+def _programs_of(condition: Condition) -> list[str]:
+    return sorted({leaf.program for leaf in walk_conditions(condition) if isinstance(leaf, ProgramCondition)})
+
+
+def _rank(rulebook: Rulebook, program: str, score: ir.NumericValue) -> ir.IntegerValue:
+    order = rulebook.programs[program].tier_order()
+    bounds = [(rulebook.programs[program].tiers[name], index) for index, name in enumerate(order)]
+    return ibis.cases(*((score >= bound, index) for bound, index in reversed(bounds)), else_=-1) if bounds else (
+        ibis.literal(-1))  # fmt: skip
+
+
+def condition(rulebook: Rulebook, cond: Condition, row: ir.Table) -> ir.BooleanValue:
+    """A condition over columns score__P, enrolled__P (and on__L for lists) of `row`."""
+    if isinstance(cond, AllCondition):
+        parts = [condition(rulebook, item, row) for item in cond.all_]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result & part
+        return result
+    if isinstance(cond, AnyCondition):
+        parts = [condition(rulebook, item, row) for item in cond.any_]
+        result = parts[0]
+        for part in parts[1:]:
+            result = result | part
+        return result
+    if isinstance(cond, NotCondition):
+        return ~condition(rulebook, cond.not_, row)
+    if isinstance(cond, ListCondition):
+        return row[f"on__{cond.list_}"].fill_null(False)
+    program = rulebook.programs[cond.program]
+    score = row[f"score__{cond.program}"]
+    name, value = cond.test
+    if name == "score_below":
+        test = score < value
+    elif name == "score_at_least":
+        test = score >= value
+    elif name == "score_at_most":
+        test = score <= value
+    else:
+        rank = _rank(rulebook, cond.program, score)
+        order = program.tier_order()
+        if name == "tier_in":
+            test = rank.isin([order.index(tier) for tier in value])
+        elif name == "tier_at_least":
+            test = rank >= order.index(value)
+        else:
+            test = rank <= order.index(value)
+    return (row[f"enrolled__{cond.program}"] & test).fill_null(False)
+
+
+def _scores_at(
+    rulebook: Rulebook, records: ir.Table, programs: list[str], instants: ir.Table, at: dt.datetime
+) -> ir.Table:
+    """(subject, x, score__P, enrolled__P ...) for each instant x of each subject."""
+    table = instants
+    for name in programs:
+        program = rulebook.programs[name]
+        entries = program_entries(records, name, program, at)
+        pairs = table.select("subject", "x").inner_join(entries, "subject")
+        pairs = pairs.filter((pairs.at <= pairs.x) & (pairs.end.isnull() | (pairs.x < pairs.end)))
+        sums = pairs.group_by(["subject", "x"]).agg(total=pairs.effective.sum())
+        table = table.left_join(sums, ["subject", "x"]).drop("subject_right", "x_right")
+        score = program.start + table.total.fill_null(0)
+        if program.floor is not None:
+            score = ibis.greatest(score, program.floor)
+        if program.ceiling is not None:
+            score = ibis.least(score, program.ceiling)
+        enrolled = _enrolment(records, name, rulebook, at)
+        table = table.left_join(enrolled, "subject").drop("subject_right")
+        table = table.mutate(
+            **{
+                f"score__{name}": score,
+                f"enrolled__{name}": table.held & table.enrolled_at.notnull() & (table.enrolled_at <= table.x),
+            }
+        ).drop("total", "held", "enrolled_at")
+    return table
+
+
+def _enrolment(records: ir.Table, name: str, rulebook: Rulebook, at: dt.datetime) -> ir.Table:
+    """(subject, held, enrolled_at): whether the subject's kind holds the program, and since when."""
+    program = rulebook.programs[name]
+    subjects = records.group_by("subject").agg(kind=records.kind.max())
+    subjects = subjects.mutate(held=subjects.kind.isin(list(program.subjects)))
+    if not program.enrol_on:
+        return subjects.select("subject", "held", enrolled_at=ibis.literal(BEGINNING, type=TS))
+    known = records.filter((records.at <= at) & records.behaviour.isin(program.enrol_on))
+    first = known.group_by("subject").agg(enrolled_at=known.at.min())
+    joined = subjects.left_join(first, "subject")
+    return joined.select(subject=joined.subject, held=joined.held, enrolled_at=joined.enrolled_at)
+
+
+def _instants(rulebook: Rulebook, records: ir.Table, programs: list[str], at: dt.datetime) -> ir.Table:
+    """(subject, x): every instant up to `at` where a referenced program's score may change."""
+    subjects = records.select("subject").distinct()
+    parts = [subjects.select("subject", x=ibis.literal(BEGINNING, type=TS))]
+    for name in programs:
+        entries = program_entries(records, name, rulebook.programs[name], at)
+        parts.append(entries.select("subject", x=entries.at))
+        parts.append(entries.filter(entries.end.notnull() & (entries.end <= at)).select("subject", x=entries.end))
+        enrolled = _enrolment(records, name, rulebook, at)
+        parts.append(enrolled.filter(enrolled.enrolled_at.notnull()).select("subject", x=enrolled.enrolled_at))
+    return ibis.union(*parts, distinct=True)
+
+
+def members(rulebook: Rulebook, records: ir.Table, name: str, listed: ListDef, at: dt.datetime) -> ir.Table:
+    """(subject) of everyone on the list at `at`."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
+    known = records.filter(records.at <= at)
+    stays: list[ir.Table] = []
+    if listed.enter_on:
+        opened = known.filter(known.behaviour.isin(listed.enter_on))
+        stays.append(opened.select("subject", x=opened.at, pos=opened.pos))
+    if listed.enter_when is not None:
+        programs = _programs_of(listed.enter_when)
+        if listed.is_level and not listed.enter_on:
+            now = records.select("subject").distinct().mutate(x=ibis.literal(at, type=TS))
+            state = _scores_at(rulebook, records, programs, now, at)
+            return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")
+        state = _scores_at(rulebook, records, programs, _instants(rulebook, records, programs, at), at)
+        state = state.mutate(holds=condition(rulebook, listed.enter_when, state))
+        before = ibis.window(group_by="subject", order_by="x")
+        state = state.mutate(was=state.holds.lag().over(before).fill_null(False))
+        opening = state.filter(state.holds & ~state.was)
+        # A stay opened by a condition is left only by a record at a later instant.
+        stays.append(opening.select("subject", "x", pos=ibis.literal(2**62, type="int64")))
+    if not stays:
+        return records.select("subject").filter(ibis.literal(False))
+    opens = ibis.union(*stays) if len(stays) > 1 else stays[0]
+    opens = opens.mutate(stay=ibis.row_number().over(ibis.window(order_by=["subject", "x", "pos"])))
+    close = ibis.null(TS)
+    if listed.leave_on:
+        leaves = known.filter(known.behaviour.isin(listed.leave_on))
+        leaves = leaves.select(subject_l=leaves.subject, at_l=leaves.at, pos_l=leaves.pos)
+        pairs = opens.inner_join(leaves, opens.subject == leaves.subject_l)
+        later = (pairs.at_l > pairs.x) | ((pairs.at_l == pairs.x) & (pairs.pos_l > pairs.pos))
+        first = pairs.filter(later).group_by("stay").agg(left_at=pairs.at_l.min())
+        opens = opens.left_join(first, "stay").drop("stay_right")
+        close = opens.left_at
+    if listed.lasts is not None:
+        months, days, seconds = duration_parts(listed.lasts)
+        ends = shift(opens.x, ibis.literal(months), ibis.literal(days), ibis.literal(seconds))
+        close = ends if listed.leave_on == [] else ibis.least(opens.left_at, ends)
+    opens = opens.mutate(close=close)
+    inside = opens.filter((opens.x <= at) & (opens.close.isnull() | (at < opens.close)))
+    return inside.select("subject").distinct()
+
+
+def memberships(rulebook: Rulebook, records: ir.Table, at: dt.datetime) -> ir.Table:
+    """(subject, list) for every stay on a list at `at`."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
+    parts = [
+        members(rulebook, records, name, listed, at).mutate(list=ibis.literal(name))
+        for name, listed in rulebook.lists.items()
+    ]
+    if not parts:
+        return records.select("subject", list=ibis.literal("")).filter(ibis.literal(False))
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def measures(rulebook: Rulebook, records: ir.Table, at: dt.datetime) -> ir.Table:
+    """(subject, action, measure, effect) for every measure that applies at `at`."""
+    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
+    now = records.select("subject").distinct().mutate(x=ibis.literal(at, type=TS))
+    state = _scores_at(rulebook, records, list(rulebook.programs), now, at)
+    for name, listed in rulebook.lists.items():
+        on = members(rulebook, records, name, listed, at).mutate(**{f"on__{name}": ibis.literal(True)})
+        state = state.left_join(on, "subject").drop("subject_right")
+    parts: list[Any] = []
+    for name, measure in rulebook.measures.items():
+        applying = state.filter(condition(rulebook, measure.when, state))
+        parts.append(applying.select("subject", action=ibis.literal(measure.action), measure=ibis.literal(name),
+                                     effect=ibis.literal(measure.effect)))  # fmt: skip
+    if not parts:
+        return now.select("subject", action=ibis.literal(""), measure=ibis.literal(""), effect=ibis.literal("")).filter(
+            ibis.literal(False))  # fmt: skip
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
