@@ -22,8 +22,11 @@ def population(
     memory_limit: Annotated[
         str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB.")
     ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (embedded) or spark.")] = "duckdb",
 ) -> None:
-    """Score a whole population with DuckDB; write Parquet files and summary.json."""
+    """Score a whole population with DuckDB or Spark; write Parquet files and summary.json."""
+    if engine not in {"duckdb", "spark"}:
+        fail(f"unknown engine {engine!r}; use duckdb or spark")
     from credo.population.run import write_population
 
     try:
@@ -32,8 +35,9 @@ def population(
         with stderr.status("reading records") as status:
             records = read_records(ledger, book)
             summary = write_population(
-                book, records, instant, out, memory_limit, step=lambda name: status.update(f"computing {name}")
-            )
+                book, records, instant, out, memory_limit,
+                step=lambda name: status.update(f"computing {name}"), engine_name=engine,
+            )  # fmt: skip
     except CredoError as exc:
         fail(str(exc))
     stdout.print(json.dumps(summary, indent=2), markup=False)

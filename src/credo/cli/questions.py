@@ -95,19 +95,20 @@ def score(
     url: StoreOpt = DEFAULT_STORE,
     known_at: KnownAtOpt = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="reference (one subject at a time) or duckdb (everyone at once).")
+        str,
+        typer.Option("--engine", help="reference (one subject at a time), duckdb or spark (everyone at once)."),
     ] = "reference",
 ) -> None:
     """Scores, tiers and lists of every subject (or one) at an instant."""
-    if engine not in {"reference", "duckdb"}:
-        fail(f"unknown engine {engine!r}; use reference or duckdb (spark is not available yet)")
+    if engine not in {"reference", "duckdb", "spark"}:
+        fail(f"unknown engine {engine!r}; use reference, duckdb or spark")
     question = Question(rulebook, records, at, url, known_at)
-    if engine == "duckdb":
+    if engine != "reference":
         if question.ledger is not None:
-            fail("--engine duckdb reads files: give RULEBOOK and RECORDS")
+            fail(f"--engine {engine} reads files: give RULEBOOK and RECORDS")
         from credo.population.run import summaries
 
-        lines = [line for line in summaries(question.rulebook, question.records, question.at)
+        lines = [line for line in summaries(question.rulebook, question.records, question.at, engine)
                  if subject in (None, line["subject"])]  # fmt: skip
         if subject is not None and not lines:  # no record names them: only starting scores to show
             lines = [question.state(subject).summary()]

@@ -21,9 +21,20 @@ def _number(value: float) -> float:
     return int(value) if float(value).is_integer() else value
 
 
-def summaries(rulebook: Rulebook, records: Sequence[Record], at: dt.datetime) -> list[dict[str, Any]]:
-    """The `score --json` lines, computed by DuckDB: equal to the reference's, subject by subject."""
-    connection = connect(rulebook)
+def engine(rulebook: Rulebook, name: str = "duckdb", memory_limit: str | None = None) -> Any:
+    """A connection to the engine that runs the population definition: duckdb or spark."""
+    if name == "spark":
+        from credo.population import spark
+
+        return spark.connect(rulebook)
+    return connect(rulebook, memory_limit)
+
+
+def summaries(
+    rulebook: Rulebook, records: Sequence[Record], at: dt.datetime, engine_name: str = "duckdb"
+) -> list[dict[str, Any]]:
+    """The `score --json` lines, computed by an engine: equal to the reference's, subject by subject."""
+    connection = engine(rulebook, engine_name)
     table = records_table(records)
     programs: dict[str, dict[str, Any]] = {record.subject: {} for record in records}
     for row in connection.to_pyarrow(population_scores(rulebook, table, at)).to_pylist():
@@ -47,10 +58,11 @@ def write_population(
     out: Path,
     memory_limit: str | None = None,
     step: Callable[[str], None] = lambda _: None,
+    engine_name: str = "duckdb",
 ) -> dict[str, Any]:
     """Scores, lists and measures of everyone as Parquet files in `out`, and a summary."""
     out.mkdir(parents=True, exist_ok=True)
-    connection = connect(rulebook, memory_limit)
+    connection = engine(rulebook, engine_name, memory_limit)
     table = records_table(records)
     step("scores")
     scores = connection.to_pyarrow(population_scores(rulebook, table, at))

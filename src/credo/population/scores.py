@@ -132,7 +132,7 @@ def program_entries(records: ir.Table, name: str, program: Program, at: dt.datet
     repeats = pairs.filter(counts).group_by(["subject", "seq"]).agg(repeats=ibis._.count())
     rows = rows.left_join(repeats, ["subject", "seq"]).drop("subject_right", "seq_right")
     step = (rows.repeats.fill_null(0) + 1).clip(upper=rows.rungs)
-    rows = rows.mutate(step=step, base=rows.ladder[step - 1])
+    rows = rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
     # Rule 2: caps, a running sum of base points per behaviour and calendar period.
     rows = rows.mutate(cap_key=_period_start(rows.at, rows.cap_per.fill_null("month")))
