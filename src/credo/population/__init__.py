@@ -1,7 +1,8 @@
-"""The population engine: DESIGN §4 as whole-population column expressions (Ibis), on DuckDB.
+"""The population engine: DESIGN §4 as whole-population column expressions (Ibis), executed on
+DuckDB (embedded) or Spark.
 
 Scores, tiers, lists and measures, held equal to the reference by property tests. Still to come
-(issue 5): Spark, reading the ledger store, records read by the engine itself, the scale runs.
+(issue 5): reading the ledger store, records read by the engine itself, the scale runs.
 """
 
 from credo.population.duckdb import connect, records_table, scores
