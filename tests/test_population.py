@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credo import evaluate_all, load_rulebook, read_records
-from credo.population.duckdb import connect, records_table, scores
+from credo.population.duckdb import scores
 from credo.population.lists import measures, memberships
+from credo.population.run import start
 from credo.rules import Rulebook
 from credo.semantics import Record
 from tests.conftest import SCENARIOS
@@ -58,14 +59,10 @@ def reference_lists(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> 
 
 
 def engine_lists(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> tuple[list[Any], list[Any]]:
-    connection = connect(rulebook)
-    table = records_table(rows)
-    on = sorted(
-        (row["subject"], row["list"]) for row in connection.to_pyarrow(memberships(rulebook, table, at)).to_pylist()
-    )
+    run = start(rulebook, rows, at)
+    on = sorted((row["subject"], row["list"]) for row in run.connection.to_pyarrow(memberships(run)).to_pylist())
     applying = sorted(
-        (row["subject"], row["action"], row["measure"])
-        for row in connection.to_pyarrow(measures(rulebook, table, at)).to_pylist()
+        (row["subject"], row["action"], row["measure"]) for row in run.connection.to_pyarrow(measures(run)).to_pylist()
     )
     return on, applying
 
@@ -80,7 +77,7 @@ def test_lists_and_measures_are_the_same(rulebook: Rulebook, rows: list[Record],
 
 def test_every_scenario_case_scores_the_same_on_duckdb() -> None:
     from credo.ledger.files import record_from_row
-    from credo.population.run import summaries
+    from credo.population.run import start, summaries
     from credo.rules.time import parse_instant
     from credo.testing.runner import load_cases, test_files
 
@@ -94,7 +91,7 @@ def test_every_scenario_case_scores_the_same_on_duckdb() -> None:
             ]
             at = parse_instant(case.body["at"], rulebook.tz)
             expected = [state.summary() for state in evaluate_all(rulebook, rows, at).values()]
-            assert summaries(rulebook, rows, at) == expected, case.name
+            assert summaries(start(rulebook, rows, at)) == expected, case.name
             compared += 1
     assert compared >= 30
 

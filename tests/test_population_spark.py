@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credo import evaluate_all, load_rulebook, read_records
-from credo.population.duckdb import records_table
 from credo.population.lists import measures
-from credo.population.run import engine, summaries
+from credo.population.run import start, summaries
 from credo.rules import Rulebook
 from credo.semantics import Record
 from tests.conftest import SCENARIOS
@@ -31,12 +30,11 @@ def reference(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> tuple[
 
 
 def on_spark(rulebook: Rulebook, rows: list[Record], at: dt.datetime) -> tuple[list[Any], list[Any]]:
-    connection = engine(rulebook, "spark")
-    table = measures(rulebook, records_table(rows), at)
+    run = start(rulebook, rows, at, "spark")
     applying = sorted(
-        (row["subject"], row["action"], row["measure"]) for row in connection.to_pyarrow(table).to_pylist()
+        (row["subject"], row["action"], row["measure"]) for row in run.connection.to_pyarrow(measures(run)).to_pylist()
     )
-    return summaries(rulebook, rows, at, "spark"), applying
+    return summaries(run), applying
 
 
 def test_the_article_ledger_on_spark() -> None:

@@ -3,45 +3,74 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from credo.cli.common import RulebookArg, fail, stderr, stdout
+from credo.cli.common import DEFAULT_STORE, StoreOpt, fail, ledger, stderr, stdout
 from credo.errors import CredoError
-from credo.ledger.files import read_records
 from credo.rules import load_rulebook, parse_instant
 
 
 def population(
-    rulebook: RulebookArg,
-    ledger: Annotated[Path, typer.Argument(help="Records as CSV, JSON Lines or Parquet.", show_default=False)],
+    rulebook: Annotated[
+        Path | None, typer.Argument(help="The rulebook YAML file (omit both to read the store).", show_default=False)
+    ] = None,
+    records: Annotated[
+        Path | None, typer.Argument(help="Records as Parquet, CSV or JSON Lines.", show_default=False)
+    ] = None,
+    *,
     at: Annotated[str, typer.Option("--at", help="The instant asked about (ISO 8601).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for scores, lists and measures (Parquet).")],
     memory_limit: Annotated[
-        str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB.")
+        str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB; it spills to disk.")
     ] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (embedded) or spark.")] = "duckdb",
+    url: StoreOpt = DEFAULT_STORE,
+    known_at: Annotated[
+        str | None, typer.Option("--known-at", help="Store mode: as credo knew things at this instant.")
+    ] = None,
 ) -> None:
-    """Score a whole population with DuckDB or Spark; write Parquet files and summary.json."""
+    """Score a whole population with DuckDB or Spark; write Parquet files and summary.json.
+
+    Given RULEBOOK and RECORDS it reads the file (DuckDB reads and checks it itself); given
+    neither it reads the counting records and every rulebook version from the store.
+    """
     if engine not in {"duckdb", "spark"}:
         fail(f"unknown engine {engine!r}; use duckdb or spark")
-    from credo.population.run import write_population
+    if (rulebook is None) != (records is None):
+        fail("give both RULEBOOK and RECORDS (file mode), or neither (store mode)")
+    from credo.population.run import start, write_population
 
+    began = time.perf_counter()
     try:
-        book = load_rulebook(rulebook)
-        instant = parse_instant(at, book.tz)
         with stderr.status("reading records") as status:
-            records = read_records(ledger, book)
-            summary = write_population(
-                book, records, instant, out, memory_limit,
-                step=lambda name: status.update(f"computing {name}"), engine_name=engine,
-            )  # fmt: skip
+            if rulebook is not None and records is not None:
+                book = load_rulebook(rulebook)
+                instant = parse_instant(at, book.tz)
+                run = start(book, records, instant, engine, memory_limit)
+            else:
+                store = ledger(url)
+                instant = store.instant(at)
+                known = None if known_at is None else store.instant(known_at)
+                history = store.history(known)
+                versions = [(version.effective, version.rulebook) for version in history.versions]
+                run = start(history.require(instant), store.counting_records(known), instant, engine, memory_limit,
+                            versions)  # fmt: skip
+
+            def step(name: str) -> None:
+                status.update(f"computing {name} ({time.perf_counter() - began:.0f} s so far)")
+
+            summary = write_population(run, out, step)
     except CredoError as exc:
         fail(str(exc))
     stdout.print(json.dumps(summary, indent=2), markup=False)
-    stderr.print(f"wrote {out}/scores.parquet, lists.parquet, measures.parquet and summary.json")
+    stderr.print(
+        f"wrote {out}/scores.parquet, lists.parquet, measures.parquet and summary.json "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
 
 
 def register(app: typer.Typer) -> None:

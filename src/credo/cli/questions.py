@@ -18,8 +18,8 @@ from credo import render
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stdout
 from credo.errors import CredoError
 from credo.ledger.files import read_records
-from credo.rules import lint_file, load_rulebook, parse_instant
-from credo.semantics import SubjectState, evaluate, evaluate_all, explain
+from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
+from credo.semantics import Record, SubjectState, evaluate, evaluate_all, explain
 
 RulebookOpt = Annotated[
     Path | None, typer.Argument(help="The rulebook YAML file (omit both files to ask the store).", show_default=False)
@@ -59,6 +59,18 @@ class Question:
                 self.records = []
         except CredoError as exc:
             fail(str(exc))
+
+    def engine_records(self) -> list[Record]:
+        """The records a population engine reads: the counting ones in store mode."""
+        if self.ledger is not None:
+            return self.ledger.counting_records(self.known_at)
+        return self.records
+
+    def versions(self) -> list[tuple[dt.datetime | None, Rulebook]]:
+        """Every rulebook version in store mode (DESIGN §4 rule 8); file mode has one, always in force."""
+        if self.ledger is None:
+            return [(None, self.rulebook)]
+        return [(version.effective, version.rulebook) for version in self.ledger.history(self.known_at).versions]
 
     def state(self, subject: str) -> SubjectState:
         try:
@@ -104,12 +116,13 @@ def score(
         fail(f"unknown engine {engine!r}; use reference, duckdb or spark")
     question = Question(rulebook, records, at, url, known_at)
     if engine != "reference":
-        if question.ledger is not None:
-            fail(f"--engine {engine} reads files: give RULEBOOK and RECORDS")
-        from credo.population.run import summaries
+        from credo.population.run import start, summaries
 
-        lines = [line for line in summaries(question.rulebook, question.records, question.at, engine)
-                 if subject in (None, line["subject"])]  # fmt: skip
+        try:
+            run = start(question.rulebook, question.engine_records(), question.at, engine, versions=question.versions())
+            lines = [line for line in summaries(run) if subject in (None, line["subject"])]
+        except CredoError as exc:
+            fail(str(exc))
         if subject is not None and not lines:  # no record names them: only starting scores to show
             lines = [question.state(subject).summary()]
     else:

@@ -9,6 +9,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from credo.population.context import PopulationRun
 from credo.population.scores import RECORD_SCHEMA, population_scores
 from credo.rules.model import Rulebook
 from credo.semantics.records import Record
@@ -41,5 +42,6 @@ def scores(
 ) -> dict[tuple[str, str], tuple[float, str | None]]:
     """{(subject, program): (score, tier)} for everyone enrolled, computed by DuckDB."""
     connection = connect(rulebook)
-    rows = connection.to_pyarrow(population_scores(rulebook, records_table(records), at)).to_pylist()
+    run = PopulationRun(rulebook, records_table(records), at, connection)
+    rows = connection.to_pyarrow(population_scores(run)).to_pylist()
     return {(row["subject"], row["program"]): (row["score"], row["tier"]) for row in rows}

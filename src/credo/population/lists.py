@@ -15,6 +15,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from credo.population.context import PopulationRun
 from credo.population.scores import duration_parts, program_entries, shift
 from credo.rules.lint import walk_conditions
 from credo.rules.model import (
@@ -83,14 +84,12 @@ def condition(rulebook: Rulebook, cond: Condition, row: ir.Table) -> ir.BooleanV
     return (row[f"enrolled__{cond.program}"] & test).fill_null(False)
 
 
-def _scores_at(
-    rulebook: Rulebook, records: ir.Table, programs: list[str], instants: ir.Table, at: dt.datetime
-) -> ir.Table:
+def _scores_at(run: PopulationRun, programs: list[str], instants: ir.Table) -> ir.Table:
     """(subject, x, score__P, enrolled__P ...) for each instant x of each subject."""
     table = instants
     for name in programs:
-        program = rulebook.programs[name]
-        entries = program_entries(records, name, program, at)
+        program = run.rulebook.programs[name]
+        entries = program_entries(run, name)
         pairs = table.select("subject", "x").inner_join(entries, "subject")
         pairs = pairs.filter((pairs.at <= pairs.x) & (pairs.end.isnull() | (pairs.x < pairs.end)))
         sums = pairs.group_by(["subject", "x"]).agg(total=pairs.effective.sum())
@@ -100,7 +99,7 @@ def _scores_at(
             score = ibis.greatest(score, program.floor)
         if program.ceiling is not None:
             score = ibis.least(score, program.ceiling)
-        enrolled = _enrolment(records, name, rulebook, at)
+        enrolled = _enrolment(run, name)
         table = table.left_join(enrolled, "subject").drop("subject_right")
         table = table.mutate(
             **{
@@ -111,9 +110,14 @@ def _scores_at(
     return table
 
 
-def _enrolment(records: ir.Table, name: str, rulebook: Rulebook, at: dt.datetime) -> ir.Table:
+def _enrolment(run: PopulationRun, name: str) -> ir.Table:
     """(subject, held, enrolled_at): whether the subject's kind holds the program, and since when."""
-    program = rulebook.programs[name]
+    return run.keep("enrolment", name, lambda: _enrolled(run, name))
+
+
+def _enrolled(run: PopulationRun, name: str) -> ir.Table:
+    program = run.rulebook.programs[name]
+    records, at = run.records, run.at
     subjects = records.group_by("subject").agg(kind=records.kind.max())
     subjects = subjects.mutate(held=subjects.kind.isin(list(program.subjects)))
     if not program.enrol_on:
@@ -124,22 +128,32 @@ def _enrolment(records: ir.Table, name: str, rulebook: Rulebook, at: dt.datetime
     return joined.select(subject=joined.subject, held=joined.held, enrolled_at=joined.enrolled_at)
 
 
-def _instants(rulebook: Rulebook, records: ir.Table, programs: list[str], at: dt.datetime) -> ir.Table:
+def _instants(run: PopulationRun, programs: list[str]) -> ir.Table:
     """(subject, x): every instant up to `at` where a referenced program's score may change."""
-    subjects = records.select("subject").distinct()
+    at = run.at
+    subjects = _subjects(run)
     parts = [subjects.select("subject", x=ibis.literal(BEGINNING, type=TS))]
     for name in programs:
-        entries = program_entries(records, name, rulebook.programs[name], at)
+        entries = program_entries(run, name)
         parts.append(entries.select("subject", x=entries.at))
         parts.append(entries.filter(entries.end.notnull() & (entries.end <= at)).select("subject", x=entries.end))
-        enrolled = _enrolment(records, name, rulebook, at)
+        enrolled = _enrolment(run, name)
         parts.append(enrolled.filter(enrolled.enrolled_at.notnull()).select("subject", x=enrolled.enrolled_at))
     return ibis.union(*parts, distinct=True)
 
 
-def members(rulebook: Rulebook, records: ir.Table, name: str, listed: ListDef, at: dt.datetime) -> ir.Table:
+def _subjects(run: PopulationRun) -> ir.Table:
+    """(subject) of everyone the ledger names."""
+    return run.keep("subjects", "", lambda: run.records.select("subject").distinct())
+
+
+def members(run: PopulationRun, name: str) -> ir.Table:
     """(subject) of everyone on the list at `at`."""
-    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
+    return run.keep("members", name, lambda: _members(run, name, run.rulebook.lists[name]))
+
+
+def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
+    rulebook, records, at = run.rulebook, run.records, run.at
     known = records.filter(records.at <= at)
     stays: list[ir.Table] = []
     if listed.enter_on:
@@ -148,10 +162,10 @@ def members(rulebook: Rulebook, records: ir.Table, name: str, listed: ListDef, a
     if listed.enter_when is not None:
         programs = _programs_of(listed.enter_when)
         if listed.is_level and not listed.enter_on:
-            now = records.select("subject").distinct().mutate(x=ibis.literal(at, type=TS))
-            state = _scores_at(rulebook, records, programs, now, at)
+            now = _subjects(run).mutate(x=ibis.literal(at, type=TS))
+            state = _scores_at(run, programs, now)
             return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")
-        state = _scores_at(rulebook, records, programs, _instants(rulebook, records, programs, at), at)
+        state = _scores_at(run, programs, _instants(run, programs))
         state = state.mutate(holds=condition(rulebook, listed.enter_when, state))
         before = ibis.window(group_by="subject", order_by="x")
         state = state.mutate(was=state.holds.lag().over(before).fill_null(False))
@@ -180,32 +194,38 @@ def members(rulebook: Rulebook, records: ir.Table, name: str, listed: ListDef, a
     return inside.select("subject").distinct()
 
 
-def memberships(rulebook: Rulebook, records: ir.Table, at: dt.datetime) -> ir.Table:
+def memberships(run: PopulationRun) -> ir.Table:
     """(subject, list) for every stay on a list at `at`."""
-    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
-    parts = [
-        members(rulebook, records, name, listed, at).mutate(list=ibis.literal(name))
-        for name, listed in rulebook.lists.items()
-    ]
+    parts = [members(run, name).mutate(list=ibis.literal(name)) for name in run.rulebook.lists]
     if not parts:
-        return records.select("subject", list=ibis.literal("")).filter(ibis.literal(False))
+        return run.records.select("subject", list=ibis.literal("")).filter(ibis.literal(False))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-def measures(rulebook: Rulebook, records: ir.Table, at: dt.datetime) -> ir.Table:
+def state_now(run: PopulationRun) -> ir.Table:
+    """(subject, score__P, enrolled__P ..., on__L ...) of everyone at `at`: what measures read."""
+
+    def build() -> ir.Table:
+        now = _subjects(run).mutate(x=ibis.literal(run.at, type=TS))
+        state = _scores_at(run, list(run.rulebook.programs), now)
+        for name in run.rulebook.lists:
+            on = members(run, name).mutate(**{f"on__{name}": ibis.literal(True)})
+            state = state.left_join(on, "subject").drop("subject_right")
+        return state
+
+    return run.keep("state", "", build)
+
+
+def measures(run: PopulationRun) -> ir.Table:
     """(subject, action, measure, effect) for every measure that applies at `at`."""
-    at = at.astimezone(dt.UTC)  # the engine compares instants in UTC; its calendar is the rulebook's
-    now = records.select("subject").distinct().mutate(x=ibis.literal(at, type=TS))
-    state = _scores_at(rulebook, records, list(rulebook.programs), now, at)
-    for name, listed in rulebook.lists.items():
-        on = members(rulebook, records, name, listed, at).mutate(**{f"on__{name}": ibis.literal(True)})
-        state = state.left_join(on, "subject").drop("subject_right")
+    rulebook = run.rulebook
+    state = state_now(run)
     parts: list[Any] = []
     for name, measure in rulebook.measures.items():
         applying = state.filter(condition(rulebook, measure.when, state))
         parts.append(applying.select("subject", action=ibis.literal(measure.action), measure=ibis.literal(name),
                                      effect=ibis.literal(measure.effect)))  # fmt: skip
     if not parts:
-        return now.select("subject", action=ibis.literal(""), measure=ibis.literal(""), effect=ibis.literal("")).filter(
-            ibis.literal(False))  # fmt: skip
+        nothing = ibis.literal("")
+        return state.select("subject", action=nothing, measure=nothing, effect=nothing).filter(ibis.literal(False))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from credo.population.context import PopulationRun
 from credo.population.duckdb import connect, records_table
 from credo.population.lists import measures, memberships
 from credo.population.scores import population_scores
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
 from credo.semantics.records import Record
+
+Versions = Sequence[tuple[dt.datetime | None, Rulebook]]
 
 
 def _number(value: float) -> float:
@@ -30,19 +34,41 @@ def engine(rulebook: Rulebook, name: str = "duckdb", memory_limit: str | None = 
     return connect(rulebook, memory_limit)
 
 
-def summaries(
-    rulebook: Rulebook, records: Sequence[Record], at: dt.datetime, engine_name: str = "duckdb"
-) -> list[dict[str, Any]]:
+def start(
+    rulebook: Rulebook,
+    records: Sequence[Record] | str | Path,
+    at: dt.datetime,
+    engine_name: str = "duckdb",
+    memory_limit: str | None = None,
+    versions: Versions = (),
+) -> PopulationRun:
+    """A run over records in memory or in a file (which DuckDB reads and checks itself)."""
+    connection = engine(rulebook, engine_name, memory_limit)
+    if isinstance(records, (str, Path)):
+        if engine_name == "duckdb":
+            from credo.population.source import ledger_table
+
+            table = ledger_table(connection, records, rulebook)
+        else:  # Spark reads what file mode read: the checks stay file mode's
+            from credo.ledger.files import read_records
+
+            table = records_table(read_records(records, rulebook))
+    else:
+        table = records_table(records)
+    return PopulationRun(rulebook, table, at, connection, versions)
+
+
+def summaries(run: PopulationRun) -> list[dict[str, Any]]:
     """The `score --json` lines, computed by an engine: equal to the reference's, subject by subject."""
-    connection = engine(rulebook, engine_name)
-    table = records_table(records)
-    programs: dict[str, dict[str, Any]] = {record.subject: {} for record in records}
-    for row in connection.to_pyarrow(population_scores(rulebook, table, at)).to_pylist():
+    connection, rulebook = run.connection, run.rulebook
+    subjects = connection.to_pyarrow(run.records.select("subject").distinct()).column("subject").to_pylist()
+    programs: dict[str, dict[str, Any]] = {subject: {} for subject in subjects}
+    for row in connection.to_pyarrow(population_scores(run)).to_pylist():
         programs[row["subject"]][row["program"]] = {"score": _number(row["score"]), "tier": row["tier"]}
     lists: dict[str, list[str]] = {subject: [] for subject in programs}
-    for row in connection.to_pyarrow(memberships(rulebook, table, at)).to_pylist():
+    for row in connection.to_pyarrow(memberships(run)).to_pylist():
         lists[row["subject"]].append(row["list"])
-    stamp = iso(at, rulebook.tz)
+    stamp = iso(run.at, rulebook.tz)
     return [
         {"subject": subject, "at": stamp,
          "programs": {name: programs[subject][name] for name in rulebook.programs if name in programs[subject]},
@@ -51,42 +77,40 @@ def summaries(
     ]  # fmt: skip
 
 
-def write_population(
-    rulebook: Rulebook,
-    records: Sequence[Record],
-    at: dt.datetime,
-    out: Path,
-    memory_limit: str | None = None,
-    step: Callable[[str], None] = lambda _: None,
-    engine_name: str = "duckdb",
-) -> dict[str, Any]:
+def _counts(table: pa.Table, *keys: str) -> list[dict[str, Any]]:
+    grouped = table.group_by(list(keys)).aggregate([([], "count_all")])
+    return sorted(grouped.to_pylist(), key=lambda row: tuple(str(row[key]) for key in keys))
+
+
+def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Scores, lists and measures of everyone as Parquet files in `out`, and a summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    connection = engine(rulebook, engine_name, memory_limit)
-    table = records_table(records)
-    step("scores")
-    scores = connection.to_pyarrow(population_scores(rulebook, table, at))
-    step("lists")
-    lists = connection.to_pyarrow(memberships(rulebook, table, at))
-    step("measures")
-    applying = connection.to_pyarrow(measures(rulebook, table, at))
-    step("writing")
     import pyarrow.parquet as pq
 
+    out.mkdir(parents=True, exist_ok=True)
+    connection, rulebook = run.connection, run.rulebook
+    step("scores")
+    scores = connection.to_pyarrow(population_scores(run))
+    step("lists")
+    lists = connection.to_pyarrow(memberships(run))
+    step("measures")
+    applying = connection.to_pyarrow(measures(run))
+    step("writing")
     pq.write_table(scores, out / "scores.parquet")
     pq.write_table(lists, out / "lists.parquet")
     pq.write_table(applying, out / "measures.parquet")
-    tiers = Counter((row["program"], row["tier"]) for row in scores.select(["program", "tier"]).to_pylist())
+    size = connection.to_pyarrow(run.records.aggregate(
+        records=run.records.count(), subjects=run.records.subject.nunique())).to_pylist()[0]  # fmt: skip
+    tiers = _counts(scores.select(["program", "tier"]), "program", "tier")
     summary = {
         "rulebook": rulebook.rulebook,
         "version": rulebook.version,
-        "at": iso(at, rulebook.tz),
-        "subjects": len({record.subject for record in records}),
-        "records": len(records),
-        "tiers": {program: {str(tier): count for (p, tier), count in sorted(tiers.items(), key=str) if p == program}
+        "at": iso(run.at, rulebook.tz),
+        "subjects": size["subjects"],
+        "records": size["records"],
+        "tiers": {program: {str(row["tier"]): row["count_all"] for row in tiers if row["program"] == program}
                   for program in rulebook.programs},
-        "lists": dict(sorted(Counter(row["list"] for row in lists.select(["list"]).to_pylist()).items())),
-        "measures": dict(sorted(Counter(row["measure"] for row in applying.select(["measure"]).to_pylist()).items())),
+        "lists": {row["list"]: row["count_all"] for row in _counts(lists.select(["list"]), "list")},
+        "measures": {row["measure"]: row["count_all"] for row in _counts(applying.select(["measure"]), "measure")},
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,0 +1,120 @@
+"""Records read and checked by DuckDB itself, so that a population run never holds them in Python.
+
+The fast path reads a Parquet, CSV or JSON Lines file with DuckDB, checks every row in SQL (the
+same checks as file mode: required fields, known behaviour, ISO 8601 instant, subject kind,
+allowed source, unique id) and keeps the checked records as a table in the connection, spilling
+to disk under the memory limit. Any row the SQL checks do not pass sends the file through file
+mode's own reader instead, which either names the file, line and field of the first bad row or,
+for the rare spelling only Python accepts, reads it the slow way: the two paths never disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+
+from credo.errors import RecordError
+from credo.ledger.files import IGNORED, OPTIONAL, REQUIRED
+from credo.population.duckdb import records_table
+from credo.rules.model import Rulebook
+
+#: The instants DuckDB and Python's fromisoformat read alike: a date, or a date and time to the
+#: second (fractions allowed), with an optional offset or Z.
+ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?)?$"
+_count = [0]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _scan(path: Path) -> tuple[str, str]:
+    """The DuckDB table function reading the file, and how to number its rows in file order."""
+    name = _quote(str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return f"read_parquet({name}, file_row_number = true)", "file_row_number"
+    if suffix == ".csv":
+        return f"read_csv({name}, header = true, all_varchar = true)", "row_number() OVER ()"
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        return f"read_json({name}, format = 'newline_delimited')", "row_number() OVER ()"
+    raise RecordError(f"unknown records format {path.suffix!r}; use .csv, .jsonl or .parquet", file=str(path))
+
+
+def _text(column: str, present: set[str]) -> str:
+    return f"nullif(trim(CAST({column} AS VARCHAR)), '')" if column in present else "CAST(NULL AS VARCHAR)"
+
+
+def _instant(types: dict[str, str], tz: str) -> str:
+    kind = types["at"].upper()
+    if kind == "TIMESTAMP WITH TIME ZONE":
+        return '"at"'
+    if kind.startswith("TIMESTAMP") or kind == "DATE":  # naive: read in the rulebook's zone
+        return f'timezone({_quote(tz)}, CAST("at" AS TIMESTAMP))'
+    return 'try_cast(trim(CAST("at" AS VARCHAR)) AS TIMESTAMPTZ)'
+
+
+def _well_formed(types: dict[str, str]) -> str:
+    kind = types["at"].upper()
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return '"at" IS NOT NULL'
+    return f'regexp_full_match(trim(CAST("at" AS VARCHAR)), {_quote(ISO)})'
+
+
+def ledger_table(connection: Any, path: str | Path, rulebook: Rulebook) -> ir.Table:
+    """The file's records (subject, kind, behaviour, at, pos) as a table in the DuckDB connection."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError("no such records file", file=str(path))
+    scan, numbering = _scan(path)
+    try:
+        described = connection.raw_sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    except Exception:  # DuckDB cannot read it: let file mode's reader say exactly why
+        return _slow(path, rulebook)
+    types = {row[0]: str(row[1]) for row in described}
+    present = set(types) - {"file_row_number"}
+    if not set(REQUIRED) <= present or present - set(REQUIRED) - set(OPTIONAL) - set(IGNORED):
+        return _slow(path, rulebook)
+    _count[0] += 1
+    raw, name = f"credo_raw_{_count[0]}", f"credo_records_{_count[0]}"
+    connection.raw_sql(f"CREATE TEMP TABLE {raw} AS SELECT {numbering} AS pos, * FROM {scan}")
+    allowed = [(behaviour, source) for behaviour, defined in rulebook.behaviours.items() for source in defined.sources]
+    known = ", ".join(_quote(behaviour) for behaviour in rulebook.behaviours) or "NULL"
+    pairs = ", ".join(f"({_quote(b)}, {_quote(s)})" for b, s in allowed) or "(NULL, NULL)"
+    limited = ", ".join(sorted({_quote(behaviour) for behaviour, _ in allowed})) or "NULL"
+    subject, behaviour, kind, source = (_text(column, present) for column in ("subject", "behaviour", "kind", "source"))
+    bad = f"""
+        SELECT count(*) FROM {raw}
+        WHERE {subject} IS NULL OR {behaviour} IS NULL OR "at" IS NULL
+           OR {behaviour} NOT IN ({known})
+           OR NOT ({_well_formed(types)}) OR {_instant(types, rulebook.timezone)} IS NULL
+           OR coalesce({kind}, 'person') NOT IN ('person', 'organization')
+           OR ({source} IS NOT NULL AND {behaviour} IN ({limited})
+               AND ({behaviour}, {source}) NOT IN (SELECT * FROM (VALUES {pairs})))
+    """
+    problems = connection.raw_sql(bad).fetchone()[0]
+    if "id" in present:
+        ids = _text("id", present)
+        problems += connection.raw_sql(
+            f"SELECT count({ids}) - count(DISTINCT {ids}) + count(*) FILTER ({ids} LIKE 'line-%') FROM {raw}"
+        ).fetchone()[0]
+    if problems:
+        connection.raw_sql(f"DROP TABLE {raw}")
+        return _slow(path, rulebook)
+    connection.raw_sql(f"""
+        CREATE TEMP TABLE {name} AS
+        SELECT {subject} AS subject, coalesce({kind}, 'person') AS kind, {behaviour} AS behaviour,
+               {_instant(types, rulebook.timezone)} AS "at", CAST(pos AS BIGINT) AS pos
+        FROM {raw}
+    """)  # fmt: skip
+    connection.raw_sql(f"DROP TABLE {raw}")
+    return connection.table(name)
+
+
+def _slow(path: Path, rulebook: Rulebook) -> ir.Table:
+    """File mode's own reader: the exact error for a bad row, or the records for an odd spelling."""
+    from credo.ledger.files import read_records
+
+    return records_table(read_records(path, rulebook))

@@ -1,0 +1,162 @@
+"""The population engine's inputs: files read and checked by DuckDB itself, and the ledger store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from credo import load_rulebook, read_records
+from credo.cli import app
+from credo.population.duckdb import connect
+from credo.population.source import ledger_table
+from credo.rules import parse_instant
+from tests.conftest import SCENARIOS
+
+runner = CliRunner()
+ARTICLE = SCENARIOS / "article" / "rulebook.yaml"
+LEDGER = SCENARIOS / "article" / "example-ledger.csv"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def engine_rows(path: Path) -> tuple[str, list[tuple[Any, ...]]]:
+    rulebook = load_rulebook(ARTICLE)
+    connection = connect(rulebook)
+    table = ledger_table(connection, path, rulebook)
+    rows = connection.to_pyarrow(table.order_by("pos")).to_pylist()
+    return table.get_name(), [(row["subject"], row["kind"], row["behaviour"], row["at"]) for row in rows]
+
+
+def file_mode_rows(path: Path) -> list[tuple[Any, ...]]:
+    rulebook = load_rulebook(ARTICLE)
+    return [(r.subject, r.kind, r.behaviour, r.at) for r in read_records(path, rulebook)]
+
+
+def csv_rows() -> list[dict[str, str]]:
+    import csv
+
+    with LEDGER.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_duckdb_reads_csv_json_lines_and_parquet_as_file_mode_does(tmp_path: Path) -> None:
+    rows = csv_rows()
+    jsonl = tmp_path / "ledger.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    text_parquet = tmp_path / "text.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), text_parquet)
+    rulebook = load_rulebook(ARTICLE)
+    typed = [{**row, "at": parse_instant(row["at"], rulebook.tz)} for row in rows]
+    typed_parquet = tmp_path / "typed.parquet"
+    pq.write_table(pa.Table.from_pylist(typed), typed_parquet)
+    expected = file_mode_rows(LEDGER)
+    assert len(expected) == 106
+    for path in (LEDGER, jsonl, text_parquet, typed_parquet):
+        name, rows_read = engine_rows(path)
+        assert name.startswith("credo_records"), path  # the fast path, not file mode's reader
+        assert [(s, k, b, at.timestamp()) for s, k, b, at in rows_read] == [
+            (s, k, b, at.timestamp()) for s, k, b, at in expected
+        ], path
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
+    import csv
+
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("behaviour", "jaywalking", "unknown behaviour 'jaywalking'"),
+        ("at", "last tuesday", "Expected an ISO 8601"),
+        ("subject", " ", "missing subject"),
+        ("kind", "robot", "unknown subject kind"),
+        ("source", "bank", "source 'bank' may not report 'fraud'"),
+        ("id", "r0001", "record id 'r0001' already used on line 2"),
+    ],
+)
+def test_a_bad_row_is_named_by_file_line_and_field(tmp_path: Path, field: str, value: str, message: str) -> None:
+    rows = csv_rows()
+    rows[5][field] = value  # line 7: the header is line 1
+    if field == "source":
+        rows[5]["behaviour"] = "fraud"
+    bad = tmp_path / "bad.csv"
+    write_csv(bad, rows)
+    code, out, err = invoke("population", str(ARTICLE), str(bad), "--at", "2025-06-01", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert f"bad.csv:7: {message}" in " ".join(err.split()) and f"(field '{field}')" in err
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_a_spelling_only_file_mode_reads_still_counts(tmp_path: Path) -> None:
+    rows = csv_rows()
+    rows[3]["at"] = rows[3]["at"][:10] + "T09:30"  # no seconds: Python reads it, the fast path's check does not
+    odd = tmp_path / "odd.csv"
+    write_csv(odd, rows)
+    name, rows_read = engine_rows(odd)
+    assert not name.startswith("credo_records")
+    assert rows_read == file_mode_rows(odd)
+
+
+def test_the_population_command_reads_parquet(tmp_path: Path) -> None:
+    parquet = tmp_path / "ledger.parquet"
+    pq.write_table(pa.Table.from_pylist(csv_rows()), parquet)
+    code, out, err = invoke("population", str(ARTICLE), str(parquet), "--at", "2025-06-01", "--out", str(tmp_path))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["records"] == 106 and summary["subjects"] == 33
+    assert summary == json.loads((tmp_path / "summary.json").read_text())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A store holding the article ledger under two rulebook versions: arrears cost more from 2024-06."""
+    url = f"sqlite:///{tmp_path / 'credo.db'}"
+    assert invoke("init", "--store", url)[0] == 0
+    assert invoke("rulebook", "publish", str(ARTICLE), "--effective", "2019-01-01", "--store", url)[0] == 0
+    harsher = ARTICLE.read_text().replace('version: "2019.1"', 'version: "2024.1"')
+    harsher = harsher.replace("bank_arrears: {points: -10,", "bank_arrears: {points: -40,")
+    harsher = harsher.replace("late_utility_fees: {points: -20,", "late_utility_fees: {points: -25,")
+    assert "bank_arrears: {points: -40," in harsher and "late_utility_fees: {points: -25," in harsher
+    path = tmp_path / "harsher.yaml"
+    path.write_text(harsher)
+    code, _, err = invoke("rulebook", "publish", str(path), "--effective", "2024-06-01", "--retroactive",
+                          "--store", url)  # fmt: skip
+    assert code == 0, err
+    assert invoke("ingest", str(LEDGER), "--store", url)[0] == 0
+    return url
+
+
+@pytest.mark.parametrize("at", ["2024-03-01", "2024-07-01", "2025-06-01", "2027-01-01"])
+def test_store_mode_with_rulebook_versions_equals_the_reference(store: str, at: str) -> None:
+    code, reference, err = invoke("score", "--at", at, "--json", "--store", store)
+    assert code == 0, err
+    code, engine, err = invoke("score", "--at", at, "--json", "--store", store, "--engine", "duckdb")
+    assert code == 0, err
+    assert engine == reference
+    assert len(reference.splitlines()) == 33
+
+
+def test_store_mode_sees_corrections_and_known_at(store: str, tmp_path: Path) -> None:
+    code, _, err = invoke("correct", "court:r0039", "reverse", "--reason", "quashed", "--by", "court", "--store", store)
+    assert code == 0, err
+    for extra in ([], ["--known-at", "2020-01-01T00:00:00Z"]):
+        args = ["score", "--at", "2025-06-01", "--json", "--store", store, *extra]
+        reference, engine = invoke(*args), invoke(*args, "--engine", "duckdb")
+        assert engine == reference
+    code, out, err = invoke("population", "--at", "2025-06-01", "--out", str(tmp_path / "p"), "--store", store)
+    assert code == 0, err
+    assert json.loads(out)["lists"].get("dishonest_judgment_debtors") == 1  # one of the two was reversed
