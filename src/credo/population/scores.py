@@ -134,9 +134,9 @@ def _entries(run: PopulationRun, name: str) -> ir.Table:
     # The expression leaves out what no rule of the program uses (resets, ladders, caps): the
     # answer is the same, the work is not.
     used = [rule for _, book in run.versions if name in book.programs for rule in book.programs[name].points.values()]
-    by_subject = ibis.window(group_by="subject", order_by=["at", "pos"])
-    rows = rows.mutate(seq=ibis.row_number().over(by_subject))
-    if any(rule.reset for rule in used):
+    resets = any(rule.reset for rule in used)
+    if resets:  # a record's place in its subject's history, to find the resets before and after it
+        rows = rows.mutate(seq=ibis.row_number().over(ibis.window(group_by="subject", order_by=["at", "pos"])))
         later = ibis.window(group_by="subject", order_by="seq", rows=(1, None))
         earlier = ibis.window(group_by="subject", order_by="seq", rows=(None, -1))
         rows = rows.mutate(
@@ -152,33 +152,35 @@ def _entries(run: PopulationRun, name: str) -> ir.Table:
         ends.append(_period_end(rows.at, program.resets))
     rows = rows.mutate(end=ibis.least(*ends))
 
-    rows = _escalation(rows, used)
+    rows = _escalation(rows, used, resets)
     rows = _caps(rows, used)
-    return rows.select("subject", "behaviour", "at", "pos", "seq", "step", "base", "effective", "end")
+    return rows.select("subject", "behaviour", "at", "pos", "step", "base", "effective", "end")
 
 
-def _escalation(rows: ir.Table, used: list[PointsRule]) -> ir.Table:
+def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool) -> ir.Table:
     """Rule 1: escalation counts earlier records of the same behaviour, still active (or, with a
     repeat window, inside it and not wiped by a reset)."""
     if all(len(rule.ladder) == 1 for rule in used):
         return rows.mutate(step=ibis.literal(1, type="int64"), base=rows.ladder[0])
     laddered = rows.filter(rows.rungs > 1)  # only a ladder escalates: pair only its records
-    mine = laddered.select("subject", "behaviour", "seq", "at", "end", "rungs", "win_m", "win_d", "win_s", "last_reset")
+    if not resets:
+        laddered = laddered.mutate(seq=ibis.literal(0, type="int64"))
+    mine = laddered.select("subject", "behaviour", "pos", "seq", "at", "end", "rungs", "win_m", "win_d", "win_s",
+                           "last_reset")  # fmt: skip
     theirs = laddered.select(
-        subject_j=laddered.subject, behaviour_j=laddered.behaviour, seq_j=laddered.seq, at_j=laddered.at,
-        end_j=laddered.end,
+        subject_j=laddered.subject, behaviour_j=laddered.behaviour, pos_j=laddered.pos, seq_j=laddered.seq,
+        at_j=laddered.at, end_j=laddered.end,
     )  # fmt: skip
-    pairs = mine.inner_join(
-        theirs, [mine.subject == theirs.subject_j, mine.behaviour == theirs.behaviour_j, theirs.seq_j < mine.seq]
-    )
+    earlier = (theirs.at_j < mine.at) | ((theirs.at_j == mine.at) & (theirs.pos_j < mine.pos))
+    pairs = mine.inner_join(theirs, [mine.subject == theirs.subject_j, mine.behaviour == theirs.behaviour_j, earlier])
     windowed = pairs.win_m.notnull()
     since = shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1, used=_parts_used(used, "repeat_window"))
     counts = windowed.ifelse(
         (pairs.at_j > since) & (pairs.seq_j >= pairs.last_reset.fill_null(0)),
         pairs.end_j.isnull() | (pairs.end_j > pairs.at),
     )
-    repeats = pairs.filter(counts).group_by(["subject", "seq"]).agg(repeats=ibis._.count())
-    rows = rows.left_join(repeats, ["subject", "seq"]).drop("subject_right", "seq_right")
+    repeats = pairs.filter(counts).group_by(["subject", "pos"]).agg(repeats=ibis._.count())
+    rows = rows.left_join(repeats, ["subject", "pos"]).drop("subject_right", "pos_right")
     step = (rows.repeats.fill_null(0) + 1).clip(upper=rows.rungs)
     return rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
@@ -191,7 +193,7 @@ def _caps(rows: ir.Table, used: list[PointsRule]) -> ir.Table:
     # Only capped records need their calendar period and running sum.
     rows = rows.filter(rows.cap.notnull())
     rows = rows.mutate(cap_key=_period_start(rows.at, rows.cap_per))
-    running = ibis.window(group_by=["subject", "behaviour", "cap_key"], order_by="seq", rows=(None, 0))
+    running = ibis.window(group_by=["subject", "behaviour", "cap_key"], order_by=["at", "pos"], rows=(None, 0))
     rows = rows.mutate(sum_i=rows.base.sum().over(running))
     capped = rows.sign * (ibis.least(rows.cap, rows.sum_i.abs()) - ibis.least(rows.cap, (rows.sum_i - rows.base).abs()))
     return ibis.union(free, rows.mutate(effective=capped).drop("cap_key", "sum_i"))

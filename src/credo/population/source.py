@@ -78,39 +78,34 @@ def ledger_table(connection: Any, path: str | Path, rulebook: Rulebook) -> ir.Ta
     if not set(REQUIRED) <= present or present - set(REQUIRED) - set(OPTIONAL) - set(IGNORED):
         return _slow(path, rulebook)
     _count[0] += 1
-    raw, name = f"credo_raw_{_count[0]}", f"credo_records_{_count[0]}"
-    connection.raw_sql(f"CREATE TEMP TABLE {raw} AS SELECT {numbering} AS pos, * FROM {scan}")
+    name = f"credo_records_{_count[0]}"
     allowed = [(behaviour, source) for behaviour, defined in rulebook.behaviours.items() for source in defined.sources]
     known = ", ".join(_quote(behaviour) for behaviour in rulebook.behaviours) or "NULL"
-    pairs = ", ".join(f"({_quote(b)}, {_quote(s)})" for b, s in allowed) or "(NULL, NULL)"
+    pairs = ", ".join(_quote(f"{b}\x1f{s}") for b, s in allowed) or "NULL"
     limited = ", ".join(sorted({_quote(behaviour) for behaviour, _ in allowed})) or "NULL"
     subject, behaviour, kind, source = (_text(column, present) for column in ("subject", "behaviour", "kind", "source"))
-    bad = f"""
-        SELECT count(*) FROM {raw}
-        WHERE {subject} IS NULL OR {behaviour} IS NULL OR "at" IS NULL
-           OR {behaviour} NOT IN ({known})
-           OR NOT ({_well_formed(types)}) OR {_instant(types, rulebook.timezone)} IS NULL
-           OR coalesce({kind}, 'person') NOT IN ('person', 'organization')
-           OR ({source} IS NOT NULL AND {behaviour} IN ({limited})
-               AND ({behaviour}, {source}) NOT IN (SELECT * FROM (VALUES {pairs})))
-    """
-    problems = connection.raw_sql(bad).fetchone()[0]
-    if "id" in present:
-        ids = _text("id", present)
-        problems += connection.raw_sql(
-            f"SELECT count({ids}) - count(DISTINCT {ids}) + count(*) FILTER ({ids} LIKE 'line-%') FROM {raw}"
-        ).fetchone()[0]
-    if problems:
-        connection.raw_sql(f"DROP TABLE {raw}")
-        return _slow(path, rulebook)
+    at = _instant(types, rulebook.timezone)
+    # One pass: the checked columns, and whether the row passes every check file mode makes.
     connection.raw_sql(f"""
         CREATE TEMP TABLE {name} AS
-        SELECT {subject} AS subject, coalesce({kind}, 'person') AS kind, {behaviour} AS behaviour,
-               {_instant(types, rulebook.timezone)} AS "at", CAST(pos AS BIGINT) AS pos
-        FROM {raw}
+        SELECT {subject} AS subject, coalesce({kind}, 'person') AS kind, {behaviour} AS behaviour, {at} AS "at",
+               CAST({numbering} AS BIGINT) AS pos, {_text("id", present)} AS id,
+               coalesce(NOT ({subject} IS NULL OR {behaviour} IS NULL OR "at" IS NULL
+                   OR {behaviour} NOT IN ({known})
+                   OR NOT ({_well_formed(types)}) OR {at} IS NULL
+                   OR coalesce({kind}, 'person') NOT IN ('person', 'organization')
+                   OR ({source} IS NOT NULL AND {behaviour} IN ({limited})
+                       AND {behaviour} || chr(31) || {source} NOT IN ({pairs}))), FALSE) AS ok
+        FROM {scan}
     """)  # fmt: skip
-    connection.raw_sql(f"DROP TABLE {raw}")
-    return connection.table(name)
+    problems = connection.raw_sql(
+        f"SELECT count(*) FILTER (NOT ok) + count(id) - count(DISTINCT id) + count(*) FILTER (id LIKE 'line-%') "
+        f"FROM {name}"
+    ).fetchone()[0]
+    if problems:
+        connection.raw_sql(f"DROP TABLE {name}")
+        return _slow(path, rulebook)
+    return connection.table(name).select("subject", "kind", "behaviour", "at", "pos")
 
 
 def _slow(path: Path, rulebook: Rulebook) -> ir.Table:
