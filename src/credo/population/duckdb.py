@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -21,6 +24,9 @@ def connect(rulebook: Rulebook, memory_limit: str | None = None) -> Any:
     connection.raw_sql(f"SET TimeZone = '{rulebook.timezone}'")
     if memory_limit:
         connection.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    # Beyond the limit DuckDB spills to disk: to the system's temporary folder, not the cwd.
+    spill = Path(os.environ.get("CREDO_SPILL_DIR", tempfile.gettempdir())) / f"credo-duckdb-{os.getpid()}"
+    connection.raw_sql(f"SET temp_directory = '{spill}'")
     return connection
 
 

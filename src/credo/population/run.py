@@ -8,8 +8,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from credo.population.context import PopulationRun
 from credo.population.duckdb import connect, records_table
 from credo.population.lists import measures, memberships
@@ -77,40 +75,45 @@ def summaries(run: PopulationRun) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _counts(table: pa.Table, *keys: str) -> list[dict[str, Any]]:
-    grouped = table.group_by(list(keys)).aggregate([([], "count_all")])
+def _counts(connection: Any, table: Any, *keys: str) -> list[dict[str, Any]]:
+    grouped = connection.to_pyarrow(table.group_by(list(keys)).agg(count=table.count()))
     return sorted(grouped.to_pylist(), key=lambda row: tuple(str(row[key]) for key in keys))
 
 
-def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Scores, lists and measures of everyone as Parquet files in `out`, and a summary."""
+def write_population(
+    run: PopulationRun, out: Path, step: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
+    """Scores, lists and measures of everyone as Parquet files in `out`, and a summary.
+
+    On DuckDB each output is kept in the engine and written by it, so the run stays within the
+    memory limit however large the population; only the summary's counts come back to Python.
+    """
     import pyarrow.parquet as pq
 
     out.mkdir(parents=True, exist_ok=True)
     connection, rulebook = run.connection, run.rulebook
-    step("scores")
-    scores = connection.to_pyarrow(population_scores(run))
-    step("lists")
-    lists = connection.to_pyarrow(memberships(run))
-    step("measures")
-    applying = connection.to_pyarrow(measures(run))
-    step("writing")
-    pq.write_table(scores, out / "scores.parquet")
-    pq.write_table(lists, out / "lists.parquet")
-    pq.write_table(applying, out / "measures.parquet")
+    outputs = {}
+    for name, build in (("scores", population_scores), ("lists", memberships), ("measures", measures)):
+        step(name)
+        outputs[name] = run.keep("output", name, lambda build=build: build(run))  # type: ignore[misc]
+        if connection.name == "duckdb":
+            connection.to_parquet(outputs[name], out / f"{name}.parquet")
+        else:
+            pq.write_table(connection.to_pyarrow(outputs[name]), out / f"{name}.parquet")
+    step("summary")
     size = connection.to_pyarrow(run.records.aggregate(
         records=run.records.count(), subjects=run.records.subject.nunique())).to_pylist()[0]  # fmt: skip
-    tiers = _counts(scores.select(["program", "tier"]), "program", "tier")
+    tiers = _counts(connection, outputs["scores"], "program", "tier")
     summary = {
         "rulebook": rulebook.rulebook,
         "version": rulebook.version,
         "at": iso(run.at, rulebook.tz),
         "subjects": size["subjects"],
         "records": size["records"],
-        "tiers": {program: {str(row["tier"]): row["count_all"] for row in tiers if row["program"] == program}
+        "tiers": {program: {str(row["tier"]): row["count"] for row in tiers if row["program"] == program}
                   for program in rulebook.programs},
-        "lists": {row["list"]: row["count_all"] for row in _counts(lists.select(["list"]), "list")},
-        "measures": {row["measure"]: row["count_all"] for row in _counts(applying.select(["measure"]), "measure")},
+        "lists": {row["list"]: row["count"] for row in _counts(connection, outputs["lists"], "list")},
+        "measures": {row["measure"]: row["count"] for row in _counts(connection, outputs["measures"], "measure")},
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
