@@ -26,6 +26,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/reference.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/service.py
+	$(BIN)/python bench/population.py
+	$(BIN)/python bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
