@@ -62,7 +62,9 @@ def main() -> None:
         command = [sys.executable, __file__, "--one", str(size), "--years", str(options.years)]
         if not check:
             command.append("--no-detection-check")
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            sys.exit(f"the run of {size:,} subjects failed:\n{result.stderr}")
         runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
     growth = [
         {"from": a["subjects"], "to": b["subjects"], "size_x": round(b["subjects"] / a["subjects"], 1),  # type: ignore[operator]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dateutil.relativedelta import relativedelta
 
 from credo.rules.model import Rulebook
@@ -165,7 +166,7 @@ def _ledger(
     who, what, when = who[order], what[order], when[order]
     kinds = pa.array(list(KINDS))
     return pa.table({
-        "id": pa.array(np.char.add("sim-", np.arange(1, len(who) + 1).astype(str))),
+        "id": pc.binary_join_element_wise("sim-", pc.cast(pa.array(np.arange(1, len(who) + 1)), pa.string()), ""),
         "subject": city.ids.take(pa.array(who)),
         "kind": kinds.take(pa.array(city.kind[who])),
         "behaviour": pa.array(names).take(pa.array(what)),

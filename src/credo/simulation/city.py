@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from credo.simulation.spec import Conditional, PopulationSpec, values_of
 
@@ -47,6 +48,12 @@ def _draw(rng: np.random.Generator, shares: dict[str, float], values: list[str],
     return rng.choice(len(values), size=size, p=weights / weights.sum()).astype(np.int8)
 
 
+def _ids(prefix: str, count: int) -> pa.Array:
+    """p0000001, p0000002, ...: sortable ids that say their kind."""
+    numbers = pc.cast(pa.array(np.arange(1, count + 1)), pa.string())
+    return pc.binary_join_element_wise(prefix, pc.utf8_lpad(numbers, 7, "0"), "")
+
+
 def draw_city(spec: PopulationSpec, size: int, rng: np.random.Generator) -> City:
     """`size` subjects split between the kinds by their shares, with their attributes drawn."""
     kinds = [kind for kind in KINDS if kind in spec.kinds]
@@ -56,12 +63,7 @@ def draw_city(spec: PopulationSpec, size: int, rng: np.random.Generator) -> City
     kind = np.concatenate(
         [np.full(count, KINDS.index(name), dtype=np.int8) for name, count in zip(kinds, counts, strict=True)]
     )
-    ids = pa.concat_arrays(
-        [
-            pa.array(np.char.add(PREFIX[name], np.char.zfill(np.arange(1, count + 1).astype(str), 7)))
-            for name, count in zip(kinds, counts, strict=True)
-        ]
-    )
+    ids = pa.concat_arrays([_ids(PREFIX[name], count) for name, count in zip(kinds, counts, strict=True)])
     names = list(dict.fromkeys(attribute for name in kinds for attribute in spec.kinds[name].attributes))
     city = City(ids, kind)
     for attribute in names:
