@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from credo import load_rulebook, read_records
+from credo import evaluate_all, load_rulebook, read_records
 from credo.cli import app
 from credo.population.duckdb import connect
 from credo.population.source import ledger_table
@@ -168,3 +168,18 @@ def test_store_mode_sees_corrections_and_known_at(store: str, tmp_path: Path) ->
     code, out, err = invoke("population", "--at", "2025-06-01", "--out", str(tmp_path / "p"), "--store", store)
     assert code == 0, err
     assert json.loads(out)["lists"].get("dishonest_judgment_debtors") == 1  # one of the two was reversed
+
+
+def test_frames_for_a_notebook() -> None:
+    from credo.population import frames, start
+
+    rulebook = load_rulebook(ARTICLE)
+    at = parse_instant("2025-06-01", rulebook.tz)
+    tables = frames(start(rulebook, LEDGER, at))
+    assert list(tables["scores"].columns) == ["subject", "program", "score", "tier"]
+    assert len(tables["scores"]) == 33
+    assert set(tables["lists"]["list"]) >= {"dishonest_judgment_debtors"}
+    flight = tables["measures"][tables["measures"]["measure"] == "flight_ban"]
+    states = evaluate_all(rulebook, read_records(LEDGER, rulebook), at)
+    banned = {subject for subject, state in states.items() if state.decide("buy_flight_ticket").decision == "deny"}
+    assert set(flight["subject"]) == banned and banned

@@ -80,9 +80,7 @@ def _counts(connection: Any, table: Any, *keys: str) -> list[dict[str, Any]]:
     return sorted(grouped.to_pylist(), key=lambda row: tuple(str(row[key]) for key in keys))
 
 
-def write_population(
-    run: PopulationRun, out: Path, step: Callable[[str], None] = lambda _: None
-) -> dict[str, Any]:
+def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Scores, lists and measures of everyone as Parquet files in `out`, and a summary.
 
     On DuckDB each output is kept in the engine and written by it, so the run stays within the
