@@ -6,10 +6,10 @@
 import datetime as dt
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from credo.errors import RulebookError
@@ -40,6 +40,23 @@ from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
 
 
+class BodyLimit:
+    """Refuse a body over MAX_BODY from its Content-Length, before reading it. Plain ASGI: the
+    decorator form (BaseHTTPMiddleware) costs every request a task and two streams."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+                response = errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     store: SqlStore,
     clock: Callable[[], dt.datetime] = utc_now,
@@ -62,12 +79,7 @@ def create_app(
     app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
     errors.install(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     agency = Depends(requires(keyring, limit, "agency"))
     provider = Depends(requires(keyring, limit, "provider"))

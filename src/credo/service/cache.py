@@ -14,16 +14,26 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from credo.ledger.book import Ledger
+from credo.ledger.model import counting
 from credo.semantics import RulebookHistory, SubjectState
 from credo.storage.sql import SqlStore
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cached:
     state: SubjectState
     history: RulebookHistory
     head: int
-    until: dt.datetime | None
+    _until: dt.datetime | bool | None = False  # False: not worked out yet
+
+    def until(self) -> dt.datetime | None:
+        """The first instant at which the state can change (None: never). Worked out on the
+        first reuse: most entries under a population-wide load are never asked for again."""
+        if self._until is False:
+            at = self.state.at
+            later = [instant for instant in (self.state.next_change(at), _next_version(self.history, at)) if instant]
+            self._until = min(later, default=None)
+        return self._until  # type: ignore[return-value]
 
 
 class StateCache:
@@ -47,21 +57,24 @@ class StateCache:
                 self.history = self.ledger.history(upto=head)
             history = self.history
             found = self.entries.get(subject)
-            if found is not None and found.state.at <= now and (found.until is None or now < found.until):
+            if found is not None and found.state.at <= now and _holds_at(found.until(), now):
                 self.entries.move_to_end(subject)
                 self.hits += 1
                 return found
         self.misses += 1
-        records = self.ledger.counting_records(subject=subject, upto=head)
-        state = history.evaluate(records, subject, now)
-        later = [instant for instant in (state.next_change(now), _next_version(history, now)) if instant is not None]
-        entry = Cached(state, history, head, min(later, default=None))
+        stored, fixes = self.store.subject_view(subject, head)
+        records = [record.as_record() for record in counting(stored, fixes)]
+        entry = Cached(history.evaluate(records, subject, now), history, head)
         with self.lock:
             if head == self.head:
                 self.entries[subject] = entry
                 if len(self.entries) > self.size:
                     self.entries.popitem(last=False)
         return entry
+
+
+def _holds_at(until: dt.datetime | None, now: dt.datetime) -> bool:
+    return until is None or now < until
 
 
 def _next_version(history: RulebookHistory, now: dt.datetime) -> dt.datetime | None:

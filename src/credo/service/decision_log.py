@@ -1,6 +1,6 @@
-"""The decision log, written with group commit: the decisions made during one turn of the event
-loop share one transaction (and one fsync), and each request is answered only once its decision
-is durably logged."""
+"""The decision log, written with group commit: decisions made while the previous batch was being
+written share one transaction (and one fsync), written on a worker thread so that the event loop
+keeps answering meanwhile; each request is answered only once its decision is durably logged."""
 
 from __future__ import annotations
 
@@ -14,23 +14,31 @@ class DecisionLog:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self.waiting: list[tuple[LoggedDecision, asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
 
     async def write(self, decision: LoggedDecision) -> None:
         """Log a decision; return once it is committed (raise if it could not be)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if not self.waiting:
-            loop.call_soon(self._flush)  # after every request already running has had its turn
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append((decision, done))
+        if self.writer is None:
+            # Started on the loop's next turn: every request already running adds to the batch first.
+            self.writer = asyncio.ensure_future(self._write_batches())
         await done
 
-    def _flush(self) -> None:
-        batch, self.waiting = self.waiting, []
+    async def _write_batches(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            self.store.log_decisions([decision for decision, _ in batch])
-        except Exception as exc:  # each waiting request answers with the error
-            for _, done in batch:
-                done.set_exception(exc)
-            return
-        for _, done in batch:
-            done.set_result(None)
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                try:
+                    await loop.run_in_executor(None, self.store.log_decisions, [item for item, _ in batch])
+                except Exception as exc:  # each waiting request answers with the error
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self.writer = None

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, func, inspect, select, union_all
+from sqlalchemy import Connection, Engine, Table, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -39,6 +39,18 @@ from credo.storage.schema import (
 
 DEFAULT_URL = "sqlite:///credo.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+_HEAD = (
+    "SELECT coalesce(max(position), 0) FROM (SELECT max(position) AS position FROM records UNION ALL "
+    "SELECT max(position) FROM corrections UNION ALL SELECT max(position) FROM rulebook_versions) AS newest"
+)
+_SUBJECT_RECORDS = (
+    "SELECT position, subject, subject_kind, behaviour, at_us, recorded_us, source, source_id, evidence, "
+    "confidence, pending FROM records WHERE subject = {mark} AND position <= {mark} ORDER BY position"
+)
+_SUBJECT_CORRECTIONS = (
+    "SELECT position, record_position, action, reason, actor, recorded_us FROM corrections WHERE record_position IN "
+    "(SELECT position FROM records WHERE subject = {mark}) AND position <= {mark} ORDER BY position"
+)
 _LOOKUP_CHUNK = 5_000  # ids per query (SQLite allows 250,000 parameters since 3.32)
 
 
@@ -152,14 +164,40 @@ class SqlStore(ServiceLog):
 
     def head(self) -> int:
         """The position of the newest entry (0 for an empty ledger), in one query."""
-        newest = union_all(
-            *(
-                select(func.max(table.c.position).label("position"))
-                for table in (records, corrections, rulebook_versions)
-            )
-        ).subquery()
-        with self._connect() as connection:
-            return int(connection.execute(select(func.coalesce(func.max(newest.c.position), 0))).scalar_one())
+        with self._driver() as cursor:
+            cursor.execute(_HEAD)
+            return int(cursor.fetchone()[0])
+
+    def subject_view(self, subject: str, upto: int) -> tuple[list[StoredRecord], list[Correction]]:
+        """One subject's records and corrections up to a ledger position, in ledger order: what a
+        decision reads, on the service's hot path (plain statements, one connection)."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        with self._driver() as cursor:
+            cursor.execute(_SUBJECT_RECORDS.format(mark=mark), (subject, upto))
+            stored = [
+                StoredRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                             bool(row[10]))
+                for row in cursor.fetchall()
+            ]  # fmt: skip
+            fixes: list[Correction] = []
+            if stored:
+                cursor.execute(_SUBJECT_CORRECTIONS.format(mark=mark), (subject, upto))
+                fixes = [Correction(*row) for row in cursor.fetchall()]
+        return stored, fixes
+
+    @contextmanager
+    def _driver(self) -> Iterator[Any]:
+        """A cursor of the database driver itself: the statements above are fixed text, so they
+        skip SQLAlchemy's compilation (most of a small query's cost)."""
+        try:
+            with self.engine.connect() as connection:
+                cursor = connection.connection.cursor()
+                try:
+                    yield cursor
+                finally:
+                    cursor.close()
+        except OperationalError as exc:
+            raise StoreError(f"cannot use the store {safe_url(self.url)}: {exc.orig}") from exc
 
     def _tail(self, connection: Connection) -> Tail:
         best = Tail()
