@@ -70,7 +70,9 @@ def test_public_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json()["ok"] is True
     assert client.get("/v1/rulebook").json()["rulebook"]["rulebook"] == "article-social-credit"
     assert client.get("/v1/rulebook/versions").json()["versions"][0]["position"] == 1
-    assert "/v1/decisions" in client.get("/openapi.json").json()["paths"]
+    decisions = client.get("/openapi.json").json()["paths"]["/v1/decisions"]["post"]
+    body = decisions["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"subject", "action", "at"} and body["required"] == ["subject", "action"]
 
 
 def test_agencies_send_records_idempotently(client: TestClient, keys: dict[str, str]) -> None:

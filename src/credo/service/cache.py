@@ -49,20 +49,21 @@ class StateCache:
 
     def get(self, subject: str, now: dt.datetime) -> Cached:
         """The subject as it stands at `now`, evaluated afresh only when something could differ."""
-        head = self.store.head()
-        with self.lock:
-            if head != self.head or self.history is None:
-                self.entries.clear()
-                self.head = head
-                self.history = self.ledger.history(upto=head)
-            history = self.history
-            found = self.entries.get(subject)
-            if found is not None and found.state.at <= now and _holds_at(found.until(), now):
-                self.entries.move_to_end(subject)
-                self.hits += 1
-                return found
-        self.misses += 1
-        stored, fixes = self.store.subject_view(subject, head)
+        with self.store.reading() as reader:
+            head = reader.head()
+            with self.lock:
+                if head != self.head or self.history is None:
+                    self.entries.clear()
+                    self.head = head
+                    self.history = self.ledger.history(upto=head)
+                history = self.history
+                found = self.entries.get(subject)
+                if found is not None and found.state.at <= now and _holds_at(found.until(), now):
+                    self.entries.move_to_end(subject)
+                    self.hits += 1
+                    return found
+            self.misses += 1
+            stored, fixes = reader.subject(subject, head)
         records = [record.as_record() for record in counting(stored, fixes)]
         entry = Cached(history.evaluate(records, subject, now), history, head)
         with self.lock:

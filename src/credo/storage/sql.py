@@ -164,26 +164,19 @@ class SqlStore(ServiceLog):
 
     def head(self) -> int:
         """The position of the newest entry (0 for an empty ledger), in one query."""
-        with self._driver() as cursor:
-            cursor.execute(_HEAD)
-            return int(cursor.fetchone()[0])
+        with self.reading() as reader:
+            return reader.head()
 
     def subject_view(self, subject: str, upto: int) -> tuple[list[StoredRecord], list[Correction]]:
-        """One subject's records and corrections up to a ledger position, in ledger order: what a
-        decision reads, on the service's hot path (plain statements, one connection)."""
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        """One subject's records and corrections up to a ledger position, in ledger order."""
+        with self.reading() as reader:
+            return reader.subject(subject, upto)
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """The service's hot path: the head and a subject's entries on one connection."""
         with self._driver() as cursor:
-            cursor.execute(_SUBJECT_RECORDS.format(mark=mark), (subject, upto))
-            stored = [
-                StoredRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
-                             bool(row[10]))
-                for row in cursor.fetchall()
-            ]  # fmt: skip
-            fixes: list[Correction] = []
-            if stored:
-                cursor.execute(_SUBJECT_CORRECTIONS.format(mark=mark), (subject, upto))
-                fixes = [Correction(*row) for row in cursor.fetchall()]
-        return stored, fixes
+            yield Reader(cursor, "?" if self.engine.dialect.paramstyle == "qmark" else "%s")
 
     @contextmanager
     def _driver(self) -> Iterator[Any]:
@@ -397,6 +390,33 @@ def _chain_entries(kind: str, rows: Iterable[Any]) -> Iterator[ChainEntry]:
 
 def _canonical_value(value: Any) -> Field:
     return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+@dataclass
+class Reader:
+    """Fixed statements on a driver cursor: they skip SQLAlchemy's compilation, most of what a
+    small query costs."""
+
+    cursor: Any
+    mark: str
+
+    def head(self) -> int:
+        self.cursor.execute(_HEAD)
+        return int(self.cursor.fetchone()[0])
+
+    def subject(self, subject: str, upto: int) -> tuple[list[StoredRecord], list[Correction]]:
+        """One subject's records and corrections up to a ledger position, in ledger order: what a
+        decision reads."""
+        self.cursor.execute(_SUBJECT_RECORDS.format(mark=self.mark), (subject, upto))
+        stored = [
+            StoredRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], bool(row[10]))
+            for row in self.cursor.fetchall()
+        ]
+        fixes: list[Correction] = []
+        if stored:
+            self.cursor.execute(_SUBJECT_CORRECTIONS.format(mark=self.mark), (subject, upto))
+            fixes = [Correction(*row) for row in self.cursor.fetchall()]
+        return stored, fixes
 
 
 def _stored(row: Any) -> StoredRecord:
