@@ -1,8 +1,9 @@
 """One run of the population definition: the records, the rulebook versions and the instant.
 
 Scores, lists and measures all read the same per-program entries, enrolments and scores; a run
-builds each once and, on an engine that can, materialises it (a temporary table on DuckDB, a
-cached DataFrame on Spark) so that later expressions read it instead of recomputing it.
+builds each once and, on DuckDB, materialises it as a temporary table so that later expressions
+read it instead of recomputing it. On Spark the expressions stay one lazy plan: caching views of
+views there made local-mode plans crawl, and Spark reuses shuffle output across a plan itself.
 """
 
 from __future__ import annotations
@@ -43,16 +44,13 @@ class PopulationRun:
             self.versions = [(None, self.rulebook)]
 
     def keep(self, kind: str, name: str, build: Callable[[], ir.Table]) -> ir.Table:
-        """The table built once per run, materialised in the engine when there is one."""
+        """The table built once per run, materialised on DuckDB."""
         key = (kind, name)
         if key not in self._memo:
             table = build()
             if self.connection is not None:
                 name = f"credo_{kind}_{next(_names)}"
-                if self.connection.name == "pyspark":  # no temporary tables there: a view, cached by Spark
-                    # (whose timestamps come back without their zone: say it again)
-                    table = self.connection.create_view(name, table).cache().cast(table.schema())
-                else:
+                if self.connection.name != "pyspark":  # Spark plans the whole expression itself
                     table = self.connection.create_table(name, table, temp=True)
             self._memo[key] = table
         return self._memo[key]

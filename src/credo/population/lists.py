@@ -162,8 +162,7 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
     if listed.enter_when is not None:
         programs = _programs_of(listed.enter_when)
         if listed.is_level and not listed.enter_on:
-            now = _subjects(run).mutate(x=ibis.literal(at, type=TS))
-            state = _scores_at(run, programs, now)
+            state = scores_now(run)
             return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")
         state = _scores_at(run, programs, _instants(run, programs))
         state = state.mutate(holds=condition(rulebook, listed.enter_when, state))
@@ -202,12 +201,21 @@ def memberships(run: PopulationRun) -> ir.Table:
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
+def scores_now(run: PopulationRun) -> ir.Table:
+    """(subject, x, score__P, enrolled__P ...) of everyone at `at`: what level lists and measures read."""
+
+    def build() -> ir.Table:
+        now = _subjects(run).mutate(x=ibis.literal(run.at, type=TS))
+        return _scores_at(run, list(run.rulebook.programs), now)
+
+    return run.keep("scores_now", "", build)
+
+
 def state_now(run: PopulationRun) -> ir.Table:
     """(subject, score__P, enrolled__P ..., on__L ...) of everyone at `at`: what measures read."""
 
     def build() -> ir.Table:
-        now = _subjects(run).mutate(x=ibis.literal(run.at, type=TS))
-        state = _scores_at(run, list(run.rulebook.programs), now)
+        state = scores_now(run)
         for name in run.rulebook.lists:
             on = members(run, name).mutate(**{f"on__{name}": ibis.literal(True)})
             state = state.left_join(on, "subject").drop("subject_right")
