@@ -7,7 +7,6 @@ as a static policy microsimulation does, so every difference comes from the rule
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from credo.rules.time import iso
 from credo.simulation import plots
 from credo.simulation.city import City
 from credo.simulation.report import STYLE, _figure, _table
-from credo.simulation.run import Plan, Scenario, Step, score, simulate_city
+from credo.simulation.run import Plan, Scenario, Step, publish, score, simulate_city
 from credo.simulation.scoring import Snapshot
 
 Flags = npt.NDArray[np.bool_]
@@ -140,10 +139,7 @@ def compare(
         "changes": counts,
         "by": by_attribute(city, worse, better),
     }
-    html, named = _page(summary)
-    summary["plots"] = named
-    (out / "compare.html").write_text(html, encoding="utf-8")
-    (out / "compare.json").write_text(json.dumps(summary, indent=2) + "\n")
+    publish(out, summary, _page, "compare.html", "compare.json")
     step("writing the report", 1)
     return summary
 

@@ -151,9 +151,16 @@ def simulate(scenario: Scenario, plan: Plan, out: Path, step: Step = lambda _, _
         "detection_bias": bias,
         "behaviour": figures.behaviour_figures(simulated),
     }
-    html, plotted = render(summary)
-    summary["plots"] = plotted
-    (out / "report.html").write_text(html, encoding="utf-8")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    publish(out, summary, render, "report.html", "summary.json")
     step("writing the report", 1)
     return summary
+
+
+def publish(
+    out: Path, summary: dict[str, Any], page: Callable[[dict[str, Any]], tuple[str, list[str]]], html: str, data: str
+) -> None:
+    """Write the page and the figures; the figures name the plots the page holds."""
+    text, plotted = page(summary)
+    summary["plots"] = plotted
+    (out / html).write_text(text, encoding="utf-8")
+    (out / data).write_text(json.dumps(summary, indent=2) + "\n")
