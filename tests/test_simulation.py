@@ -189,3 +189,11 @@ def test_the_commands_as_the_readme_runs_them(tmp_path: Path) -> None:
     assert same.exit_code == 0, same.stderr
     assert json.loads((tmp_path / "same" / "compare.json").read_text())["worse_off"] == 0
     assert json.loads((tmp_path / "same" / "compare.json").read_text())["better_off"] == 0
+
+
+def test_a_wrong_scenario_or_start_is_named(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["simulate", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert missing.exit_code == 2 and f"no scenario folder or rulebook at {tmp_path / 'nope'}" in missing.stderr
+    late = runner.invoke(app, ["simulate", str(ARTICLE), "--start", "yesterday", "--out", str(tmp_path / "o")])
+    assert late.exit_code == 2 and "--start: Expected an ISO 8601 date" in late.stderr
+    assert not (tmp_path / "o").exists()  # nothing written

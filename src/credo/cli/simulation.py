@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,13 @@ SpecOpt = Annotated[
 StartOpt = Annotated[str, typer.Option("--start", help="The first day simulated, in the rulebook's zone.")]
 EveryOpt = Annotated[int, typer.Option("--every", min=1, help="Months between the snapshots of the report.")]
 MemoryOpt = Annotated[str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB.")]
+
+
+def _start(text: str, tz: dt.tzinfo) -> dt.datetime:
+    try:
+        return parse_instant(text, tz)
+    except CredoError as exc:
+        raise CredoError(f"--start: {exc}") from exc
 
 
 def _progress() -> Progress:
@@ -55,7 +63,7 @@ def simulate(
 
     try:
         loaded = load_scenario(scenario, spec)
-        plan = Plan(population, years, seed, parse_instant(start, loaded.rulebook.tz), every, memory_limit)
+        plan = Plan(population, years, seed, _start(start, loaded.rulebook.tz), every, memory_limit)
         with _progress() as bar:
             task = bar.add_task("simulating", total=plan.steps(detection_check))
             summary = run(loaded, plan, out, lambda what, n: bar.update(task, advance=n, description=what),
@@ -89,7 +97,7 @@ def compare(
         loaded = load_scenario(rulebook_a, spec)
         other = load_rulebook(rulebook_b / "rulebook.yaml" if rulebook_b.is_dir() else rulebook_b)
         loaded.spec.check_against(other, str(loaded.spec_path))
-        plan = Plan(population, years, seed, parse_instant(start, loaded.rulebook.tz), 12 * years, memory_limit)
+        plan = Plan(population, years, seed, _start(start, loaded.rulebook.tz), 12 * years, memory_limit)
         with _progress() as bar:
             task = bar.add_task("simulating", total=plan.months + 3)
             summary = run(loaded, other, plan, out, lambda what, n: bar.update(task, advance=n, description=what))

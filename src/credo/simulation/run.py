@@ -41,6 +41,8 @@ class Scenario:
 def load_scenario(rulebook: Path, spec: Path | None = None) -> Scenario:
     """A rulebook (a file, or a scenario folder holding rulebook.yaml) and its population spec,
     by default population.yaml beside it."""
+    if not rulebook.exists():
+        raise CredoError(f"no scenario folder or rulebook at {rulebook}")
     rulebook_path = rulebook / "rulebook.yaml" if rulebook.is_dir() else rulebook
     spec_path = spec or rulebook_path.parent / "population.yaml"
     if not spec_path.is_file():
