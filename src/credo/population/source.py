@@ -10,6 +10,7 @@ for the rare spelling only Python accepts, reads it the slow way: the two paths 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from credo.rules.model import Rulebook
 #: The instants DuckDB and Python's fromisoformat read alike: a date, or a date and time to the
 #: second (fractions allowed), with an optional offset or Z.
 ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?)?$"
-_count = [0]
+_tables = itertools.count(1)
 
 
 def _quote(text: str) -> str:
@@ -77,8 +78,7 @@ def ledger_table(connection: Any, path: str | Path, rulebook: Rulebook) -> ir.Ta
     present = set(types) - {"file_row_number"}
     if not set(REQUIRED) <= present or present - set(REQUIRED) - set(OPTIONAL) - set(IGNORED):
         return _slow(path, rulebook)
-    _count[0] += 1
-    name = f"credo_records_{_count[0]}"
+    name = f"credo_records_{next(_tables)}"
     allowed = [(behaviour, source) for behaviour, defined in rulebook.behaviours.items() for source in defined.sources]
     known = ", ".join(_quote(behaviour) for behaviour in rulebook.behaviours) or "NULL"
     pairs = ", ".join(_quote(f"{b}\x1f{s}") for b, s in allowed) or "NULL"

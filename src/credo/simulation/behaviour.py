@@ -45,8 +45,6 @@ class Simulated:
 
     ledger: pa.Table
     tallies: dict[str, Tally]
-    months: list[dt.datetime]
-    end: dt.datetime
 
 
 def sanctioning(rulebook: Rulebook) -> dict[str, set[str]]:
@@ -141,7 +139,7 @@ def simulate_behaviour(
     for name, tally in tallies.items():
         tally.subjects_once = int((counts[name] > 0).sum())
         tally.subjects_again = int((counts[name] > 1).sum())
-    return Simulated(_ledger(city, names, subjects, codes, instants), tallies, starts[:-1], starts[-1])
+    return Simulated(_ledger(city, names, subjects, codes, instants), tallies)
 
 
 def _tally(tally: Tally, regions: list[str], region_codes: npt.NDArray[np.int8], seen: npt.NDArray[np.bool_]) -> None:

@@ -10,7 +10,7 @@ detection probability by region and a deterrence multiplier after a sanction.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -146,7 +146,3 @@ def load_spec(path: str | Path) -> PopulationSpec:
 
 def values_of(spec: PopulationSpec, kind: str, attribute: str) -> list[str]:
     return _values(spec.kinds[kind].attributes[attribute])  # type: ignore[index]
-
-
-def as_plain(spec: PopulationSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json")
