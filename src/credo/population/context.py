@@ -16,7 +16,9 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from credo.population.calendar import Calendar, epoch_us, fixed_offset
 from credo.rules.model import Rulebook
+from credo.rules.time import Duration
 
 _names = itertools.count()
 
@@ -36,6 +38,7 @@ class PopulationRun:
     connection: Any = None
     versions: Sequence[tuple[dt.datetime | None, Rulebook]] = ()
     _memo: dict[tuple[str, str], ir.Table] = field(default_factory=dict)
+    _calendar: Calendar | None = None
 
     def __post_init__(self) -> None:
         # The engine compares instants in UTC; its calendar is the rulebook's (session timezone).
@@ -54,3 +57,47 @@ class PopulationRun:
                     table = self.connection.create_table(name, table, temp=True)
             self._memo[key] = table
         return self._memo[key]
+
+    @property
+    def calendar(self) -> Calendar:
+        """The rulebook's calendar over this run's span (see credo.population.calendar)."""
+        if self._calendar is None:
+            self._calendar = Calendar(self._offset())
+        return self._calendar
+
+    def _offset(self) -> dt.timedelta | None:
+        """The zone's one UTC offset over every instant the run can compute, if it has one."""
+        if self.connection is None or self.connection.name != "duckdb":
+            return None  # Spark keeps its own zone-aware arithmetic
+        records = self.records
+        span = self.connection.to_pyarrow(
+            records.aggregate(lo=epoch_us(records.at).min(), hi=epoch_us(records.at).max())
+        ).to_pylist()[0]
+        if span["lo"] is None:
+            return None
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        # Durations reach this far from a record (a year more covers period starts and ends).
+        reach = max((_longest(duration) for duration in self._durations()), default=dt.timedelta(0))
+        reach += dt.timedelta(days=366)
+        try:
+            lo = epoch + dt.timedelta(microseconds=span["lo"]) - reach
+            hi = max(epoch + dt.timedelta(microseconds=span["hi"]), self.at) + reach
+        except OverflowError:
+            return None
+        return fixed_offset(self.rulebook.timezone, lo, hi)
+
+    def _durations(self) -> list[Duration]:
+        found = []
+        for _, rulebook in self.versions:
+            for program in rulebook.programs.values():
+                for rule in program.points.values():
+                    found += [rule.expires_after, rule.repeat_window]
+            found += [listed.lasts for listed in rulebook.lists.values()]
+        return [duration for duration in found if duration is not None]
+
+
+def _longest(duration: Duration) -> dt.timedelta:
+    """At least as long as the duration, whatever the month lengths."""
+    delta = duration.delta
+    days = delta.years * 366 + delta.months * 31 + delta.days + 1
+    return dt.timedelta(days=days, hours=delta.hours, minutes=delta.minutes, seconds=delta.seconds)

@@ -22,6 +22,7 @@ def connect(rulebook: Rulebook, memory_limit: str | None = None) -> Any:
     """A DuckDB connection whose calendar is the rulebook's timezone."""
     connection = ibis.duckdb.connect()
     connection.raw_sql(f"SET TimeZone = '{rulebook.timezone}'")
+    connection.raw_sql("SET preserve_insertion_order = false")
     if memory_limit:
         connection.raw_sql(f"SET memory_limit = '{memory_limit}'")
     # Beyond the limit DuckDB spills to disk: to the system's temporary folder, not the cwd.

@@ -9,14 +9,13 @@ stay, closed by the first leave_on record after it or by `lasts`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from credo.population.context import PopulationRun
-from credo.population.scores import duration_parts, program_entries, shift
+from credo.population.scores import clamp, duration_parts, enrolment, program_entries, scores_now, subjects
 from credo.rules.lint import walk_conditions
 from credo.rules.model import (
     AllCondition,
@@ -28,10 +27,9 @@ from credo.rules.model import (
     ProgramCondition,
     Rulebook,
 )
+from credo.rules.time import BEGINNING
 
 TS = "timestamp('UTC', 6)"
-#: The instant before every record: programs without enrol_on hold from here.
-BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
 
 
 def _programs_of(condition: Condition) -> list[str]:
@@ -94,12 +92,8 @@ def _scores_at(run: PopulationRun, programs: list[str], instants: ir.Table) -> i
         pairs = pairs.filter((pairs.at <= pairs.x) & (pairs.end.isnull() | (pairs.x < pairs.end)))
         sums = pairs.group_by(["subject", "x"]).agg(total=pairs.effective.sum())
         table = table.left_join(sums, ["subject", "x"]).drop("subject_right", "x_right")
-        score = program.start + table.total.fill_null(0)
-        if program.floor is not None:
-            score = ibis.greatest(score, program.floor)
-        if program.ceiling is not None:
-            score = ibis.least(score, program.ceiling)
-        enrolled = _enrolment(run, name)
+        score = clamp(program, table.total)
+        enrolled = enrolment(run, name)
         table = table.left_join(enrolled, "subject").drop("subject_right")
         table = table.mutate(
             **{
@@ -110,41 +104,17 @@ def _scores_at(run: PopulationRun, programs: list[str], instants: ir.Table) -> i
     return table
 
 
-def _enrolment(run: PopulationRun, name: str) -> ir.Table:
-    """(subject, held, enrolled_at): whether the subject's kind holds the program, and since when."""
-    return run.keep("enrolment", name, lambda: _enrolled(run, name))
-
-
-def _enrolled(run: PopulationRun, name: str) -> ir.Table:
-    program = run.rulebook.programs[name]
-    records, at = run.records, run.at
-    subjects = records.group_by("subject").agg(kind=records.kind.max())
-    subjects = subjects.mutate(held=subjects.kind.isin(list(program.subjects)))
-    if not program.enrol_on:
-        return subjects.select("subject", "held", enrolled_at=ibis.literal(BEGINNING, type=TS))
-    known = records.filter((records.at <= at) & records.behaviour.isin(program.enrol_on))
-    first = known.group_by("subject").agg(enrolled_at=known.at.min())
-    joined = subjects.left_join(first, "subject")
-    return joined.select(subject=joined.subject, held=joined.held, enrolled_at=joined.enrolled_at)
-
-
 def _instants(run: PopulationRun, programs: list[str]) -> ir.Table:
     """(subject, x): every instant up to `at` where a referenced program's score may change."""
     at = run.at
-    subjects = _subjects(run)
-    parts = [subjects.select("subject", x=ibis.literal(BEGINNING, type=TS))]
+    parts = [subjects(run).select("subject", x=ibis.literal(BEGINNING, type=TS))]
     for name in programs:
         entries = program_entries(run, name)
         parts.append(entries.select("subject", x=entries.at))
         parts.append(entries.filter(entries.end.notnull() & (entries.end <= at)).select("subject", x=entries.end))
-        enrolled = _enrolment(run, name)
+        enrolled = enrolment(run, name)
         parts.append(enrolled.filter(enrolled.enrolled_at.notnull()).select("subject", x=enrolled.enrolled_at))
     return ibis.union(*parts, distinct=True)
-
-
-def _subjects(run: PopulationRun) -> ir.Table:
-    """(subject) of everyone the ledger names."""
-    return run.keep("subjects", "", lambda: run.records.select("subject").distinct())
 
 
 def members(run: PopulationRun, name: str) -> ir.Table:
@@ -186,7 +156,7 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
         close = opens.left_at
     if listed.lasts is not None:
         months, days, seconds = duration_parts(listed.lasts)
-        ends = shift(opens.x, ibis.literal(months), ibis.literal(days), ibis.literal(seconds))
+        ends = run.calendar.shift(opens.x, ibis.literal(months), ibis.literal(days), ibis.literal(seconds))
         close = ends if listed.leave_on == [] else ibis.least(opens.left_at, ends)
     opens = opens.mutate(close=close)
     inside = opens.filter((opens.x <= at) & (opens.close.isnull() | (at < opens.close)))
@@ -199,16 +169,6 @@ def memberships(run: PopulationRun) -> ir.Table:
     if not parts:
         return run.records.select("subject", list=ibis.literal("")).filter(ibis.literal(False))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
-
-
-def scores_now(run: PopulationRun) -> ir.Table:
-    """(subject, x, score__P, enrolled__P ...) of everyone at `at`: what level lists and measures read."""
-
-    def build() -> ir.Table:
-        now = _subjects(run).mutate(x=ibis.literal(run.at, type=TS))
-        return _scores_at(run, list(run.rulebook.programs), now)
-
-    return run.keep("scores_now", "", build)
 
 
 def state_now(run: PopulationRun) -> ir.Table:

@@ -11,7 +11,7 @@ from typing import Any
 from credo.population.context import PopulationRun
 from credo.population.duckdb import connect, records_table
 from credo.population.lists import measures, memberships
-from credo.population.scores import population_scores
+from credo.population.scores import population_scores, subjects
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
 from credo.semantics.records import Record
@@ -59,8 +59,8 @@ def start(
 def summaries(run: PopulationRun) -> list[dict[str, Any]]:
     """The `score --json` lines, computed by an engine: equal to the reference's, subject by subject."""
     connection, rulebook = run.connection, run.rulebook
-    subjects = connection.to_pyarrow(run.records.select("subject").distinct()).column("subject").to_pylist()
-    programs: dict[str, dict[str, Any]] = {subject: {} for subject in subjects}
+    named = connection.to_pyarrow(subjects(run).select("subject")).column("subject").to_pylist()
+    programs: dict[str, dict[str, Any]] = {subject: {} for subject in named}
     for row in connection.to_pyarrow(population_scores(run)).to_pylist():
         programs[row["subject"]][row["program"]] = {"score": _number(row["score"]), "tier": row["tier"]}
     lists: dict[str, list[str]] = {subject: [] for subject in programs}

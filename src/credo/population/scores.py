@@ -19,9 +19,11 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from credo.errors import RecordError
+from credo.population.calendar import Calendar
 from credo.population.context import PopulationRun
-from credo.rules.model import PointsRule, Rulebook
-from credo.rules.time import Duration
+from credo.rules.model import PointsRule, Program, Rulebook
+from credo.rules.time import BEGINNING, Duration
 
 TIMESTAMP = "timestamp('UTC', 6)"
 RECORD_SCHEMA = ibis.schema(
@@ -72,42 +74,10 @@ def rules_table(name: str, versions: Sequence[tuple[dt.datetime | None, Rulebook
     return ibis.memtable(rows, schema=schema)
 
 
-def shift(at: ir.TimestampValue, months: ir.IntegerValue, days: ir.IntegerValue, seconds: ir.IntegerValue,
-           sign: int = 1, used: tuple[bool, bool, bool] = (True, True, True)) -> ir.TimestampValue:  # fmt: skip
-    """at ± a duration given as months, days and seconds (null when the duration is).
-
-    `used` leaves out the parts no rule has (calendar arithmetic in a timezone is the costliest
-    step of the whole definition); the months part is always kept, it carries the nulls.
-    """
-    shifted = at
-    for amount, unit, wanted in ((months, "M", True), (days, "D", used[1]), (seconds, "s", used[2])):
-        if wanted:
-            shifted = shifted + (amount * sign).as_interval(unit)
-    return shifted
-
-
 def _parts_used(rules: list[PointsRule], attribute: str) -> tuple[bool, bool, bool]:
     """Which of (months, days, seconds) any rule's duration has."""
     parts = [duration_parts(getattr(rule, attribute)) for rule in rules]
     return tuple(any(part[index] for part in parts) for index in range(3))  # type: ignore[return-value]
-
-
-def _period_start(at: ir.TimestampValue, period: ir.StringValue | str) -> ir.TimestampValue:
-    """The first instant of the calendar period holding `at`, in the connection's timezone."""
-    if isinstance(period, str):
-        start = at.truncate({"year": "Y", "quarter": "Q", "month": "M"}[period])
-    else:
-        start = ibis.cases(
-            (period == "year", at.truncate("Y")),
-            (period == "quarter", at.truncate("Q")),
-            else_=at.truncate("M"),
-        )
-    return start.cast(TIMESTAMP)  # DuckDB truncates a TIMESTAMPTZ to a TIMESTAMPTZ; say so to Ibis
-
-
-def _period_end(at: ir.TimestampValue, period: str) -> ir.TimestampValue:
-    months = {"year": 12, "quarter": 3, "month": 1}[period]
-    return _period_start(at, period) + ibis.interval(months=months)
 
 
 def program_entries(run: PopulationRun, name: str) -> ir.Table:
@@ -146,18 +116,18 @@ def _entries(run: PopulationRun, name: str) -> ir.Table:
     else:
         rows = rows.mutate(next_reset=ibis.null(TIMESTAMP), last_reset=ibis.null("int64"))
     parts = _parts_used(used, "expires_after")
-    rows = rows.mutate(expiry=shift(rows.at, rows.exp_m, rows.exp_d, rows.exp_s, used=parts))
+    rows = rows.mutate(expiry=run.calendar.shift(rows.at, rows.exp_m, rows.exp_d, rows.exp_s, used=parts))
     ends = [rows.expiry, rows.next_reset]
     if program.resets is not None:
-        ends.append(_period_end(rows.at, program.resets))
+        ends.append(run.calendar.period_end(rows.at, program.resets))
     rows = rows.mutate(end=ibis.least(*ends))
 
-    rows = _escalation(rows, used, resets)
-    rows = _caps(rows, used)
+    rows = _escalation(rows, used, resets, run.calendar)
+    rows = _caps(rows, used, run.calendar)
     return rows.select("subject", "behaviour", "at", "pos", "step", "base", "effective", "end")
 
 
-def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool) -> ir.Table:
+def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool, calendar: Calendar) -> ir.Table:
     """Rule 1: escalation counts earlier records of the same behaviour, still active (or, with a
     repeat window, inside it and not wiped by a reset)."""
     if all(len(rule.ladder) == 1 for rule in used):
@@ -174,7 +144,8 @@ def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool) -> ir.Tabl
     earlier = (theirs.at_j < mine.at) | ((theirs.at_j == mine.at) & (theirs.pos_j < mine.pos))
     pairs = mine.inner_join(theirs, [mine.subject == theirs.subject_j, mine.behaviour == theirs.behaviour_j, earlier])
     windowed = pairs.win_m.notnull()
-    since = shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1, used=_parts_used(used, "repeat_window"))
+    window = _parts_used(used, "repeat_window")
+    since = calendar.shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1, used=window)
     counts = windowed.ifelse(
         (pairs.at_j > since) & (pairs.seq_j >= pairs.last_reset.fill_null(0)),
         pairs.end_j.isnull() | (pairs.end_j > pairs.at),
@@ -185,48 +156,107 @@ def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool) -> ir.Tabl
     return rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
 
-def _caps(rows: ir.Table, used: list[PointsRule]) -> ir.Table:
+def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar) -> ir.Table:
     """Rule 2: caps, a running sum of base points per behaviour and calendar period."""
     free = rows.filter(rows.cap.isnull()).mutate(effective=rows.base)
     if all(rule.cap is None for rule in used):
         return free
     # Only capped records need their calendar period and running sum.
     rows = rows.filter(rows.cap.notnull())
-    rows = rows.mutate(cap_key=_period_start(rows.at, rows.cap_per))
+    rows = rows.mutate(cap_key=calendar.period_start(rows.at, rows.cap_per))
     running = ibis.window(group_by=["subject", "behaviour", "cap_key"], order_by=["at", "pos"], rows=(None, 0))
     rows = rows.mutate(sum_i=rows.base.sum().over(running))
     capped = rows.sign * (ibis.least(rows.cap, rows.sum_i.abs()) - ibis.least(rows.cap, (rows.sum_i - rows.base).abs()))
     return ibis.union(free, rows.mutate(effective=capped).drop("cap_key", "sum_i"))
 
 
-def program_scores(run: PopulationRun, name: str) -> ir.Table:
-    """(subject, program, score, tier) for every subject enrolled in the program at `at`."""
+def subjects(run: PopulationRun) -> ir.Table:
+    """(subject, kind) of everyone the ledger names, read once per run.
+
+    A subject recorded as two kinds is an error, as it is in the reference.
+    """
+
+    def build() -> ir.Table:
+        records = run.records
+        return records.group_by("subject").agg(kind=records.kind.max(), other=records.kind.min())
+
+    table = run.keep("subjects", "", build)
+    if ("checked", "subjects") not in run._memo:
+        mixed = run.connection.to_pyarrow(table.filter(table.kind != table.other).limit(1)).to_pylist()
+        if mixed:
+            kinds = " and ".join(sorted({mixed[0]["other"], mixed[0]["kind"]}))
+            raise RecordError(f"subject {mixed[0]['subject']!r} is recorded both as {kinds}", field="kind")
+        run._memo[("checked", "subjects")] = table
+    return table.select("subject", "kind")
+
+
+def enrolment(run: PopulationRun, name: str) -> ir.Table:
+    """(subject, held, enrolled_at) of everyone: whether the subject's kind holds the program, and
+    since when it is enrolled (null: not by `at`; the beginning for a program without enrol_on)."""
+    return run.keep("enrolment", name, lambda: _enrolled(run, name))
+
+
+def _enrolled(run: PopulationRun, name: str) -> ir.Table:
     program = run.rulebook.programs[name]
-    records, at = run.records, run.at
-    known = records.filter(records.at <= at)
-    # Every subject the ledger names holds the program (as the reference's evaluate_all has it),
-    # even one whose records all lie after `at`.
-    subjects = records.filter(records.kind.isin(list(program.subjects))).select("subject").distinct()
-    if program.enrol_on:
-        subjects = (
-            known.filter(known.behaviour.isin(program.enrol_on) & known.kind.isin(list(program.subjects)))
-            .select("subject")
-            .distinct()
-        )
-    entries = program_entries(run, name)
-    active = entries.filter(entries.end.isnull() | (entries.end > at))
-    sums = active.group_by("subject").agg(total=active.effective.sum())
-    joined = subjects.left_join(sums, "subject")
-    raw = program.start + joined.total.fill_null(0)
-    score = raw
+    everyone = subjects(run)
+    everyone = everyone.select("subject", held=everyone.kind.isin(list(program.subjects)))
+    if not program.enrol_on:
+        return everyone.mutate(enrolled_at=ibis.literal(BEGINNING, type=TIMESTAMP))
+    records = run.records
+    known = records.filter((records.at <= run.at) & records.behaviour.isin(program.enrol_on))
+    first = known.group_by("subject").agg(enrolled_at=known.at.min())
+    joined = everyone.left_join(first, "subject")
+    return joined.select(subject=joined.subject, held=joined.held, enrolled_at=joined.enrolled_at)
+
+
+def clamp(program: Program, total: ir.NumericValue) -> ir.NumericValue:
+    """start + the sum of active points, within the program's floor and ceiling."""
+    score = program.start + total.fill_null(0)
     if program.floor is not None:
         score = ibis.greatest(score, program.floor)
     if program.ceiling is not None:
         score = ibis.least(score, program.ceiling)
+    return score
+
+
+def scores_now(run: PopulationRun) -> ir.Table:
+    """(subject, score__P, enrolled__P ...) of everyone at `at`: what scores, level lists and
+    measures read, each program's active points summed once."""
+
+    def build() -> ir.Table:
+        table = subjects(run).select("subject")
+        for name, program in run.rulebook.programs.items():
+            entries = program_entries(run, name)
+            active = entries.filter(entries.end.isnull() | (entries.end > run.at))
+            sums = active.group_by("subject").agg(total=active.effective.sum())
+            enrolled = enrolment(run, name)
+            table = table.left_join(sums, "subject").drop("subject_right")
+            table = table.left_join(enrolled, "subject").drop("subject_right")
+            table = table.mutate(
+                **{
+                    f"score__{name}": clamp(program, table.total),
+                    f"enrolled__{name}": (table.held & table.enrolled_at.notnull()).fill_null(False),
+                }
+            ).drop("total", "held", "enrolled_at")
+        return table
+
+    return run.keep("scores_now", "", build)
+
+
+def program_scores(run: PopulationRun, name: str) -> ir.Table:
+    """(subject, program, score, tier) for every subject enrolled in the program at `at`.
+
+    Every subject the ledger names holds the programs of its kind (as the reference's evaluate_all
+    has it), even one whose records all lie after `at`.
+    """
+    program = run.rulebook.programs[name]
+    state = scores_now(run)
+    held = state.filter(state[f"enrolled__{name}"])
+    score = held[f"score__{name}"]
     order = sorted(program.tiers.items(), key=lambda item: item[1], reverse=True)
     tier = ibis.cases(*((score >= bound, name_) for name_, bound in order), else_=ibis.null("string")) if order else (
         ibis.null("string"))  # fmt: skip
-    return joined.select(subject=joined.subject, program=ibis.literal(name), score=score, tier=tier)
+    return held.select(subject=held.subject, program=ibis.literal(name), score=score, tier=tier)
 
 
 def population_scores(run: PopulationRun) -> ir.Table:
