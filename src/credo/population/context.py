@@ -46,15 +46,14 @@ class PopulationRun:
         if not self.versions:
             self.versions = [(None, self.rulebook)]
 
-    def keep(self, kind: str, name: str, build: Callable[[], ir.Table]) -> ir.Table:
-        """The table built once per run, materialised on DuckDB."""
+    def keep(self, kind: str, name: str, build: Callable[[], ir.Table], materialise: bool = True) -> ir.Table:
+        """The table built once per run; materialised on DuckDB when it is read more than once."""
         key = (kind, name)
         if key not in self._memo:
             table = build()
-            if self.connection is not None:
-                name = f"credo_{kind}_{next(_names)}"
-                if self.connection.name != "pyspark":  # Spark plans the whole expression itself
-                    table = self.connection.create_table(name, table, temp=True)
+            # Spark plans the whole expression itself.
+            if materialise and self.connection is not None and self.connection.name != "pyspark":
+                table = self.connection.create_table(f"credo_{kind}_{next(_names)}", table, temp=True)
             self._memo[key] = table
         return self._memo[key]
 

@@ -15,8 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from credo.population.context import PopulationRun
-from credo.population.scores import clamp, duration_parts, enrolment, program_entries, scores_now, subjects
-from credo.rules.lint import walk_conditions
+from credo.population.scores import clamp, duration_parts, enrolment, program_points, programs_of, scores_now, subjects
 from credo.rules.model import (
     AllCondition,
     AnyCondition,
@@ -24,16 +23,11 @@ from credo.rules.model import (
     ListCondition,
     ListDef,
     NotCondition,
-    ProgramCondition,
     Rulebook,
 )
 from credo.rules.time import BEGINNING
 
 TS = "timestamp('UTC', 6)"
-
-
-def _programs_of(condition: Condition) -> list[str]:
-    return sorted({leaf.program for leaf in walk_conditions(condition) if isinstance(leaf, ProgramCondition)})
 
 
 def _rank(rulebook: Rulebook, program: str, score: ir.NumericValue) -> ir.IntegerValue:
@@ -87,7 +81,7 @@ def _scores_at(run: PopulationRun, programs: list[str], instants: ir.Table) -> i
     table = instants
     for name in programs:
         program = run.rulebook.programs[name]
-        entries = program_entries(run, name)
+        entries = program_points(run, name)
         pairs = table.select("subject", "x").inner_join(entries, "subject")
         pairs = pairs.filter((pairs.at <= pairs.x) & (pairs.end.isnull() | (pairs.x < pairs.end)))
         sums = pairs.group_by(["subject", "x"]).agg(total=pairs.effective.sum())
@@ -109,7 +103,7 @@ def _instants(run: PopulationRun, programs: list[str]) -> ir.Table:
     at = run.at
     parts = [subjects(run).select("subject", x=ibis.literal(BEGINNING, type=TS))]
     for name in programs:
-        entries = program_entries(run, name)
+        entries = program_points(run, name)
         parts.append(entries.select("subject", x=entries.at))
         parts.append(entries.filter(entries.end.notnull() & (entries.end <= at)).select("subject", x=entries.end))
         enrolled = enrolment(run, name)
@@ -130,7 +124,7 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
         opened = known.filter(known.behaviour.isin(listed.enter_on))
         stays.append(opened.select("subject", x=opened.at, pos=opened.pos))
     if listed.enter_when is not None:
-        programs = _programs_of(listed.enter_when)
+        programs = programs_of(listed.enter_when)
         if listed.is_level and not listed.enter_on:
             state = scores_now(run)
             return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")

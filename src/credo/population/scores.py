@@ -22,7 +22,8 @@ import ibis.expr.types as ir
 from credo.errors import RecordError
 from credo.population.calendar import Calendar
 from credo.population.context import PopulationRun
-from credo.rules.model import PointsRule, Program, Rulebook
+from credo.rules.lint import walk_conditions
+from credo.rules.model import Condition, PointsRule, Program, ProgramCondition, Rulebook
 from credo.rules.time import BEGINNING, Duration
 
 TIMESTAMP = "timestamp('UTC', 6)"
@@ -81,8 +82,24 @@ def _parts_used(rules: list[PointsRule], attribute: str) -> tuple[bool, bool, bo
 
 
 def program_entries(run: PopulationRun, name: str) -> ir.Table:
-    """Every counted record of the program with its base and effective points and its end."""
-    return run.keep("entries", name, lambda: _entries(run, name))
+    """Every counted record of the program with its step, base and effective points and its end."""
+    return run.keep("entries", name, lambda: _entries(run, name), materialise=False)
+
+
+def program_points(run: PopulationRun, name: str) -> ir.Table:
+    """(subject, at, end, effective) of every counted record: what scores and list trajectories read.
+
+    Kept as a table only when lists need the program's trajectory (they read it twice more);
+    otherwise the scores at t read the expression once and nothing is written.
+    """
+    entries = program_entries(run, name)
+    trajectory = any(
+        name in programs_of(listed.enter_when)
+        for listed in run.rulebook.lists.values()
+        if listed.enter_when is not None and not (listed.is_level and not listed.enter_on)
+    )
+    columns = ("subject", "at", "end", "effective")
+    return run.keep("points", name, lambda: entries.select(*columns), materialise=trajectory)
 
 
 def _entries(run: PopulationRun, name: str) -> ir.Table:
@@ -122,12 +139,12 @@ def _entries(run: PopulationRun, name: str) -> ir.Table:
         ends.append(run.calendar.period_end(rows.at, program.resets))
     rows = rows.mutate(end=ibis.least(*ends))
 
-    rows = _escalation(rows, used, resets, run.calendar)
+    rows = _escalation(run, name, rows, used, resets)
     rows = _caps(rows, used, run.calendar)
     return rows.select("subject", "behaviour", "at", "pos", "step", "base", "effective", "end")
 
 
-def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool, calendar: Calendar) -> ir.Table:
+def _escalation(run: PopulationRun, name: str, rows: ir.Table, used: list[PointsRule], resets: bool) -> ir.Table:
     """Rule 1: escalation counts earlier records of the same behaviour, still active (or, with a
     repeat window, inside it and not wiped by a reset)."""
     if all(len(rule.ladder) == 1 for rule in used):
@@ -145,29 +162,35 @@ def _escalation(rows: ir.Table, used: list[PointsRule], resets: bool, calendar: 
     pairs = mine.inner_join(theirs, [mine.subject == theirs.subject_j, mine.behaviour == theirs.behaviour_j, earlier])
     windowed = pairs.win_m.notnull()
     window = _parts_used(used, "repeat_window")
-    since = calendar.shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1, used=window)
+    since = run.calendar.shift(pairs.at, pairs.win_m, pairs.win_d, pairs.win_s, sign=-1, used=window)
     counts = windowed.ifelse(
         (pairs.at_j > since) & (pairs.seq_j >= pairs.last_reset.fill_null(0)),
         pairs.end_j.isnull() | (pairs.end_j > pairs.at),
     )
-    repeats = pairs.filter(counts).group_by(["subject", "pos"]).agg(repeats=ibis._.count())
-    rows = rows.left_join(repeats, ["subject", "pos"]).drop("subject_right", "pos_right")
+    # A record's position is unique to it. The counts are few and read twice (caps need the
+    # points too): keep them.
+    counted = pairs.filter(counts)
+    repeats = run.keep("repeats", name, lambda: counted.group_by(pos_r=counted.pos).agg(repeats=counted.count()))
+    rows = rows.left_join(repeats, rows.pos == repeats.pos_r).drop("pos_r")
     step = (rows.repeats.fill_null(0) + 1).clip(upper=rows.rungs)
     return rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
 
 def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar) -> ir.Table:
     """Rule 2: caps, a running sum of base points per behaviour and calendar period."""
-    free = rows.filter(rows.cap.isnull()).mutate(effective=rows.base)
     if all(rule.cap is None for rule in used):
-        return free
-    # Only capped records need their calendar period and running sum.
-    rows = rows.filter(rows.cap.notnull())
-    rows = rows.mutate(cap_key=calendar.period_start(rows.at, rows.cap_per))
+        return rows.mutate(effective=rows.base)
+    # Only capped records need their calendar period and running sum; the window sorts only the
+    # columns it needs, and its sums are joined back by position (unique to a record).
+    capped = rows.filter(rows.cap.notnull())
+    keyed = capped.select(
+        "subject", "behaviour", "at", "pos", "base", cap_key=calendar.period_start(capped.at, capped.cap_per)
+    )
     running = ibis.window(group_by=["subject", "behaviour", "cap_key"], order_by=["at", "pos"], rows=(None, 0))
-    rows = rows.mutate(sum_i=rows.base.sum().over(running))
-    capped = rows.sign * (ibis.least(rows.cap, rows.sum_i.abs()) - ibis.least(rows.cap, (rows.sum_i - rows.base).abs()))
-    return ibis.union(free, rows.mutate(effective=capped).drop("cap_key", "sum_i"))
+    sums = keyed.select(pos_i=keyed.pos, sum_i=keyed.base.sum().over(running))
+    rows = rows.left_join(sums, rows.pos == sums.pos_i)
+    within = rows.sign * (ibis.least(rows.cap, rows.sum_i.abs()) - ibis.least(rows.cap, (rows.sum_i - rows.base).abs()))
+    return rows.mutate(effective=rows.cap.isnull().ifelse(rows.base, within)).drop("pos_i", "sum_i")
 
 
 def subjects(run: PopulationRun) -> ir.Table:
@@ -209,6 +232,11 @@ def _enrolled(run: PopulationRun, name: str) -> ir.Table:
     return joined.select(subject=joined.subject, held=joined.held, enrolled_at=joined.enrolled_at)
 
 
+def programs_of(condition: Condition) -> list[str]:
+    """The programs a list's or measure's condition reads."""
+    return sorted({leaf.program for leaf in walk_conditions(condition) if isinstance(leaf, ProgramCondition)})
+
+
 def clamp(program: Program, total: ir.NumericValue) -> ir.NumericValue:
     """start + the sum of active points, within the program's floor and ceiling."""
     score = program.start + total.fill_null(0)
@@ -226,7 +254,7 @@ def scores_now(run: PopulationRun) -> ir.Table:
     def build() -> ir.Table:
         table = subjects(run).select("subject")
         for name, program in run.rulebook.programs.items():
-            entries = program_entries(run, name)
+            entries = program_points(run, name)
             active = entries.filter(entries.end.isnull() | (entries.end > run.at))
             sums = active.group_by("subject").agg(total=active.effective.sum())
             enrolled = enrolment(run, name)
