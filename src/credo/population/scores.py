@@ -24,7 +24,7 @@ from credo.population.calendar import Calendar
 from credo.population.context import PopulationRun
 from credo.rules.lint import walk_conditions
 from credo.rules.model import Condition, PointsRule, Program, ProgramCondition, Rulebook
-from credo.rules.time import BEGINNING, Duration
+from credo.rules.time import BEGINNING, Duration, period_start
 
 TIMESTAMP = "timestamp('UTC', 6)"
 RECORD_SCHEMA = ibis.schema(
@@ -83,7 +83,7 @@ def _parts_used(rules: list[PointsRule], attribute: str) -> tuple[bool, bool, bo
 
 def program_entries(run: PopulationRun, name: str) -> ir.Table:
     """Every counted record of the program with its step, base and effective points and its end."""
-    return run.keep("entries", name, lambda: _entries(run, name), materialise=False)
+    return run.keep("entries", name, lambda: _entries(run, name, now_only=False), materialise=False)
 
 
 def program_points(run: PopulationRun, name: str) -> ir.Table:
@@ -92,17 +92,21 @@ def program_points(run: PopulationRun, name: str) -> ir.Table:
     Kept as a table only when lists need the program's trajectory (they read it twice more);
     otherwise the scores at t read the expression once and nothing is written.
     """
-    entries = program_entries(run, name)
     trajectory = any(
         name in programs_of(listed.enter_when)
         for listed in run.rulebook.lists.values()
         if listed.enter_when is not None and not (listed.is_level and not listed.enter_on)
     )
     columns = ("subject", "at", "end", "effective")
+    entries = program_entries(run, name)
+    if not trajectory:  # only the scores at t read it: records no longer active may be left out
+        entries = _entries(run, name, now_only=True)
     return run.keep("points", name, lambda: entries.select(*columns), materialise=trajectory)
 
 
-def _entries(run: PopulationRun, name: str) -> ir.Table:
+def _entries(run: PopulationRun, name: str, now_only: bool) -> ir.Table:
+    """The program's entries; with `now_only`, those of records no longer active at `at` may have
+    no effective points (they are not needed, and leaving them out is most of the caps' work)."""
     program = run.rulebook.programs[name]
     records = run.records
     known = records.filter(records.at <= run.at)
@@ -140,7 +144,7 @@ def _entries(run: PopulationRun, name: str) -> ir.Table:
     rows = rows.mutate(end=ibis.least(*ends))
 
     rows = _escalation(run, name, rows, used, resets)
-    rows = _caps(rows, used, run.calendar)
+    rows = _caps(rows, used, run.calendar, _cap_periods_needed(run, name) if now_only else {})
     return rows.select("subject", "behaviour", "at", "pos", "step", "base", "effective", "end")
 
 
@@ -176,13 +180,41 @@ def _escalation(run: PopulationRun, name: str, rows: ir.Table, used: list[Points
     return rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
 
-def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar) -> ir.Table:
-    """Rule 2: caps, a running sum of base points per behaviour and calendar period."""
+def _cap_periods_needed(run: PopulationRun, name: str) -> dict[str, dt.datetime]:
+    """For each capped behaviour, an instant before which no cap period holds a record still
+    active at `at`, so that the running sums may start there (one rulebook version only).
+
+    A record of a period that ended by `at` - expiry has expired by `at` (calendar addition only
+    ever moves forward with its argument), so every period still needed starts at or after the
+    period holding `at` - expiry. That start is found by the reference's calendar; two days less
+    covers any disagreement with the engine's zone data. A period cut by the bound is one no
+    active record is in.
+    """
+    if len(run.versions) != 1:
+        return {}
+    tz = run.rulebook.tz
+    needed = {}
+    for behaviour, rule in run.versions[0][1].programs[name].points.items():
+        if rule.cap is not None and rule.expires_after is not None:
+            try:
+                since = rule.expires_after.before(run.at, tz)
+            except OverflowError:
+                continue
+            needed[behaviour] = (period_start(since, rule.cap.per, tz) - dt.timedelta(days=2)).astimezone(dt.UTC)
+    return needed
+
+
+def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar, needed: dict[str, dt.datetime]) -> ir.Table:
+    """Rule 2: caps, a running sum of base points per behaviour and calendar period (from the
+    instants in `needed`, for the behaviours it names)."""
     if all(rule.cap is None for rule in used):
         return rows.mutate(effective=rows.base)
     # Only capped records need their calendar period and running sum; the window sorts only the
     # columns it needs, and its sums are joined back by position (unique to a record).
     capped = rows.filter(rows.cap.notnull())
+    if needed:
+        since = ibis.cases(*((capped.behaviour == behaviour, instant) for behaviour, instant in needed.items()))
+        capped = capped.filter(since.isnull() | (capped.at >= since.cast(TIMESTAMP)))
     keyed = capped.select(
         "subject", "behaviour", "at", "pos", "base", cap_key=calendar.period_start(capped.at, capped.cap_per)
     )
