@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from credo import evaluate_all, load_rulebook, read_records
 from credo.cli import app
+from credo.errors import CredoError, RecordError
 from credo.population.duckdb import connect
 from credo.population.source import ledger_table
 from credo.rules import parse_instant
@@ -183,3 +184,39 @@ def test_frames_for_a_notebook() -> None:
     states = evaluate_all(rulebook, read_records(LEDGER, rulebook), at)
     banned = {subject for subject, state in states.items() if state.decide("buy_flight_ticket").decision == "deny"}
     assert set(flight["subject"]) == banned and banned
+
+
+def test_a_subject_recorded_as_two_kinds_stops_the_run_as_in_the_reference(tmp_path: Path) -> None:
+    rows = csv_rows()
+    subject = rows[0]["subject"]
+    rows[4].update(subject=subject, kind="organization", behaviour="tax_arrears", source="tax_bureau")
+    mixed = tmp_path / "mixed.csv"
+    write_csv(mixed, rows)
+    rulebook = load_rulebook(ARTICLE)
+    with pytest.raises(RecordError) as reference:
+        evaluate_all(rulebook, read_records(mixed, rulebook), parse_instant("2025-06-01", rulebook.tz))
+    code, out, err = invoke("population", str(ARTICLE), str(mixed), "--at", "2025-06-01", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert str(reference.value) in " ".join(err.split())
+    assert not (tmp_path / "o").exists()
+
+
+def test_too_little_memory_is_said_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    code, _, err = invoke("population", str(ARTICLE), str(LEDGER), "--at", "2025-06-01", "--out", str(out),
+                          "--memory-limit", "1MB")  # fmt: skip
+    assert code == 2 and "needs more memory than its limit" in " ".join(err.split())
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_a_run_that_fails_midway_leaves_nothing_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from credo.population import run as population_run
+
+    def broken(run: Any) -> Any:
+        raise CredoError("measures failed")
+
+    monkeypatch.setattr(population_run, "measures", broken)  # scores and lists are written first
+    out = tmp_path / "o"
+    code, _, err = invoke("population", str(ARTICLE), str(LEDGER), "--at", "2025-06-01", "--out", str(out))
+    assert code == 2 and "measures failed" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []

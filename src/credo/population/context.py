@@ -70,7 +70,7 @@ class PopulationRun:
             return None  # Spark keeps its own zone-aware arithmetic
         records = self.records
         span = self.connection.to_pyarrow(
-            records.aggregate(lo=epoch_us(records.at).min(), hi=epoch_us(records.at).max())
+            records.aggregate(lo=epoch_us(records.at.min()), hi=epoch_us(records.at.max()))
         ).to_pylist()[0]
         if span["lo"] is None:
             return None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from credo.errors import CredoError
 from credo.population.context import PopulationRun
 from credo.population.duckdb import connect, records_table
 from credo.population.lists import measures, memberships
@@ -32,6 +36,22 @@ def engine(rulebook: Rulebook, name: str = "duckdb", memory_limit: str | None = 
     return connect(rulebook, memory_limit)
 
 
+@contextlib.contextmanager
+def _within_memory(connection: Any) -> Iterator[None]:
+    """DuckDB running out of its memory limit, said as a CredoError the CLI prints in one line."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "OutOfMemoryException":
+            raise
+        limit = connection.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        first = str(exc).splitlines()[0]
+        raise CredoError(
+            f"the run needs more memory than its limit of {limit} ({first}); raise --memory-limit, or point "
+            "CREDO_SPILL_DIR at a disk with room to spill to"
+        ) from exc
+
+
 def start(
     rulebook: Rulebook,
     records: Sequence[Record] | str | Path,
@@ -42,18 +62,21 @@ def start(
 ) -> PopulationRun:
     """A run over records in memory or in a file (which DuckDB reads and checks itself)."""
     connection = engine(rulebook, engine_name, memory_limit)
-    if isinstance(records, (str, Path)):
-        if engine_name == "duckdb":
-            from credo.population.source import ledger_table
+    with _within_memory(connection):
+        if isinstance(records, (str, Path)):
+            if engine_name == "duckdb":
+                from credo.population.source import ledger_table
 
-            table = ledger_table(connection, records, rulebook)
-        else:  # Spark reads what file mode read: the checks stay file mode's
-            from credo.ledger.files import read_records
+                table = ledger_table(connection, records, rulebook)
+            else:  # Spark reads what file mode read: the checks stay file mode's
+                from credo.ledger.files import read_records
 
-            table = records_table(read_records(records, rulebook))
-    else:
-        table = records_table(records)
-    return PopulationRun(rulebook, table, at, connection, versions)
+                table = records_table(read_records(records, rulebook))
+        else:
+            table = records_table(records)
+        run = PopulationRun(rulebook, table, at, connection, versions)
+        subjects(run)  # a subject recorded as two kinds stops the run before anything is written
+    return run
 
 
 def summaries(run: PopulationRun) -> list[dict[str, Any]]:
@@ -85,10 +108,25 @@ def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] 
 
     On DuckDB each output is kept in the engine and written by it, so the run stays within the
     memory limit however large the population; only the summary's counts come back to Python.
+    The files are written beside `out` first and moved in when all are done, so a run that
+    fails leaves nothing half-written.
     """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        with _within_memory(run.connection):
+            summary = _write(run, staging, step)
+        out.mkdir(exist_ok=True)
+        for written in staging.iterdir():
+            written.replace(out / written.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _write(run: PopulationRun, out: Path, step: Callable[[str], None]) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    out.mkdir(parents=True, exist_ok=True)
     connection, rulebook = run.connection, run.rulebook
     outputs = {}
     for name, build in (("scores", population_scores), ("lists", memberships), ("measures", measures)):
@@ -99,8 +137,8 @@ def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] 
         else:
             pq.write_table(connection.to_pyarrow(outputs[name]), out / f"{name}.parquet")
     step("summary")
-    size = connection.to_pyarrow(run.records.aggregate(
-        records=run.records.count(), subjects=run.records.subject.nunique())).to_pylist()[0]  # fmt: skip
+    size = {"records": connection.to_pyarrow(run.records.count()).as_py(),
+            "subjects": connection.to_pyarrow(subjects(run).count()).as_py()}  # fmt: skip
     tiers = _counts(connection, outputs["scores"], "program", "tier")
     summary = {
         "rulebook": rulebook.rulebook,

@@ -6,8 +6,8 @@ reference by property tests. Histories are short, so escalation is a self-join w
 (subject, behaviour); caps are running sums over calendar periods; expiry, calendar resets and
 reset records give each record its end; the score at t sums what is active then.
 
-Calendar arithmetic is the engine's, in the rulebook's timezone (the connection's TimeZone),
-which matches dateutil's relativedelta: 2024-02-29 + P1Y = 2025-02-28.
+Calendar arithmetic is in the rulebook's timezone (credo.population.calendar), and matches
+dateutil's relativedelta: 2024-02-29 + P1Y = 2025-02-28.
 """
 
 from __future__ import annotations
@@ -138,10 +138,10 @@ def _entries(run: PopulationRun, name: str, now_only: bool) -> ir.Table:
         rows = rows.mutate(next_reset=ibis.null(TIMESTAMP), last_reset=ibis.null("int64"))
     parts = _parts_used(used, "expires_after")
     rows = rows.mutate(expiry=run.calendar.shift(rows.at, rows.exp_m, rows.exp_d, rows.exp_s, used=parts))
-    ends = [rows.expiry, rows.next_reset]
+    ends = [rows.expiry, rows.next_reset] if resets else [rows.expiry]
     if program.resets is not None:
         ends.append(run.calendar.period_end(rows.at, program.resets))
-    rows = rows.mutate(end=ibis.least(*ends))
+    rows = rows.mutate(end=ibis.least(*ends) if len(ends) > 1 else ends[0])
 
     rows = _escalation(run, name, rows, used, resets)
     rows = _caps(rows, used, run.calendar, _cap_periods_needed(run, name) if now_only else {})
@@ -232,17 +232,18 @@ def subjects(run: PopulationRun) -> ir.Table:
     """
 
     def build() -> ir.Table:
-        records = run.records
-        return records.group_by("subject").agg(kind=records.kind.max(), other=records.kind.min())
+        return run.records.select("subject", "kind").distinct()
 
     table = run.keep("subjects", "", build)
     if ("checked", "subjects") not in run._memo:
-        mixed = run.connection.to_pyarrow(table.filter(table.kind != table.other).limit(1)).to_pylist()
+        counts = table.group_by("subject").agg(kinds=table.count())
+        mixed = run.connection.to_pyarrow(counts.filter(counts.kinds > 1).limit(1)).to_pylist()
         if mixed:
-            kinds = " and ".join(sorted({mixed[0]["other"], mixed[0]["kind"]}))
-            raise RecordError(f"subject {mixed[0]['subject']!r} is recorded both as {kinds}", field="kind")
+            subject = mixed[0]["subject"]
+            found = run.connection.to_pyarrow(table.filter(table.subject == subject)).column("kind").to_pylist()
+            raise RecordError(f"subject {subject!r} is recorded both as {' and '.join(sorted(found))}", field="kind")
         run._memo[("checked", "subjects")] = table
-    return table.select("subject", "kind")
+    return table
 
 
 def enrolment(run: PopulationRun, name: str) -> ir.Table:
