@@ -95,6 +95,7 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> None:
         ("kind", "robot", "unknown subject kind"),
         ("source", "bank", "source 'bank' may not report 'fraud'"),
         ("id", "r0001", "record id 'r0001' already used on line 2"),
+        ("id", "r0001\u3000", "record id 'r0001' already used on line 2"),  # the same id once stripped
     ],
 )
 def test_a_bad_row_is_named_by_file_line_and_field(tmp_path: Path, field: str, value: str, message: str) -> None:
@@ -220,3 +221,30 @@ def test_a_run_that_fails_midway_leaves_nothing_half_written(tmp_path: Path, mon
     code, _, err = invoke("population", str(ARTICLE), str(LEDGER), "--at", "2025-06-01", "--out", str(out))
     assert code == 2 and "measures failed" in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_every_kind_of_whitespace_is_stripped_as_file_mode_strips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = csv_rows()
+    rows[2]["subject"] = "\u3000" + rows[2]["subject"] + "\t"  # an ideographic space, a tab
+    rows[3]["behaviour"] = "\xa0" + rows[3]["behaviour"]
+    rows[4]["kind"] = " person\u2003"
+    rows[5]["at"] = "\t" + rows[5]["at"]
+    padded = tmp_path / "padded.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), padded)
+    _, rows_read = engine_rows(padded, monkeypatch)  # the subject's edges send it to file mode's reader
+    assert [(s, k, b, at.timestamp()) for s, k, b, at in rows_read] == [
+        (s, k, b, at.timestamp()) for s, k, b, at in file_mode_rows(padded)
+    ]
+
+
+@pytest.mark.parametrize(("field", "message"), [("kind", "unknown subject kind ''"), ("source", "source ''")])
+def test_an_optional_field_of_spaces_alone_is_refused_as_in_file_mode(tmp_path: Path, field: str, message: str) -> None:
+    rows = csv_rows()
+    rows[5][field] = " \t "
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), bad)
+    code, out, err = invoke("population", str(ARTICLE), str(bad), "--at", "2025-06-01", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert f"bad.parquet:6: {message}" in " ".join(err.split()) and f"(field '{field}')" in err  # row 6, no header
