@@ -248,3 +248,14 @@ def test_an_optional_field_of_spaces_alone_is_refused_as_in_file_mode(tmp_path: 
     code, out, err = invoke("population", str(ARTICLE), str(bad), "--at", "2025-06-01", "--out", str(tmp_path / "o"))
     assert code == 2 and out == ""
     assert f"bad.parquet:6: {message}" in " ".join(err.split()) and f"(field '{field}')" in err  # row 6, no header
+
+
+@pytest.mark.parametrize("command", ["population", "simulate"])
+def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_is_written(tmp_path: Path, command: str) -> None:
+    out = tmp_path / "o"
+    given = [str(ARTICLE), str(LEDGER), "--at", "2025-06-01"] if command == "population" else [
+        str(SCENARIOS / "article"), "--population", "100", "--years", "1"]  # fmt: skip
+    code, out_text, err = invoke(command, *given, "--out", str(out), "--memory-limit", "lots")
+    assert code == 2 and out_text == ""
+    assert "--memory-limit" in err and "expected a size such as 4GB" in " ".join(err.split())
+    assert not out.exists()

@@ -28,6 +28,24 @@ StoreOpt = Annotated[
 DEFAULT_STORE = DEFAULT_URL
 
 
+def _memory_limit(text: str | None) -> str | None:
+    """Checked when the command line is read, before a command writes anything."""
+    from credo.population.duckdb import check_memory_limit
+
+    try:
+        return None if text is None else check_memory_limit(text)
+    except CredoError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--memory-limit: ")) from exc
+
+
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit", callback=_memory_limit, help="DuckDB's memory limit, such as 4GB; it spills to disk."
+    ),
+]
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clean message on stderr and a non-zero exit (2: bad input)."""
     stderr.print(f"[red]credo: error:[/red] {message}", markup=True)

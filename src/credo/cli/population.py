@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from credo.cli.common import DEFAULT_STORE, StoreOpt, fail, ledger, stderr, stdout
+from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, ledger, stderr, stdout
 from credo.errors import CredoError
 from credo.rules import load_rulebook, parse_instant
 
@@ -24,9 +24,7 @@ def population(
     *,
     at: Annotated[str, typer.Option("--at", help="The instant asked about (ISO 8601).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for scores, lists and measures (Parquet).")],
-    memory_limit: Annotated[
-        str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB; it spills to disk.")
-    ] = None,
+    memory_limit: MemoryOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (embedded) or spark.")] = "duckdb",
     url: StoreOpt = DEFAULT_STORE,
     known_at: Annotated[

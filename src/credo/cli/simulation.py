@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from credo.cli.common import fail, stderr, stdout
+from credo.cli.common import MemoryOpt, fail, stderr, stdout
 from credo.errors import CredoError
 from credo.rules import load_rulebook, parse_instant
 
@@ -22,7 +22,6 @@ SpecOpt = Annotated[
 ]
 StartOpt = Annotated[str, typer.Option("--start", help="The first day simulated, in the rulebook's zone.")]
 EveryOpt = Annotated[int, typer.Option("--every", min=1, help="Months between the snapshots of the report.")]
-MemoryOpt = Annotated[str | None, typer.Option("--memory-limit", help="DuckDB's memory limit, such as 4GB.")]
 
 
 def _start(text: str, tz: dt.tzinfo) -> dt.datetime:

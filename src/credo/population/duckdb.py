@@ -12,10 +12,24 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from credo.errors import CredoError
 from credo.population.context import PopulationRun
 from credo.population.scores import RECORD_SCHEMA, population_scores
 from credo.rules.model import Rulebook
 from credo.semantics.records import Record
+
+
+def check_memory_limit(text: str) -> str:
+    """The limit if DuckDB reads it as a size (4GB, 500MB); CredoError naming the option if not."""
+    import duckdb
+
+    try:
+        if "'" in text:
+            raise ValueError(text)
+        duckdb.connect().execute(f"SET memory_limit = '{text}'")
+    except (ValueError, duckdb.Error) as exc:
+        raise CredoError(f"--memory-limit: expected a size such as 4GB or 500MB; got {text!r}") from exc
+    return text
 
 
 def connect(rulebook: Rulebook, memory_limit: str | None = None) -> Any:
@@ -24,6 +38,7 @@ def connect(rulebook: Rulebook, memory_limit: str | None = None) -> Any:
     connection.raw_sql(f"SET TimeZone = '{rulebook.timezone}'")
     connection.raw_sql("SET preserve_insertion_order = false")
     if memory_limit:
+        check_memory_limit(memory_limit)
         connection.raw_sql(f"SET memory_limit = '{memory_limit}'")
     # Beyond the limit DuckDB spills to disk: to the system's temporary folder, not the cwd.
     spill = Path(os.environ.get("CREDO_SPILL_DIR", tempfile.gettempdir())) / f"credo-duckdb-{os.getpid()}"
