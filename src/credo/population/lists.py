@@ -15,7 +15,16 @@ import ibis
 import ibis.expr.types as ir
 
 from credo.population.context import PopulationRun
-from credo.population.scores import clamp, duration_parts, enrolment, program_points, programs_of, scores_now, subjects
+from credo.population.scores import (
+    clamp,
+    duration_parts,
+    enrolment,
+    program_points,
+    programs_of,
+    scores_now,
+    subjects,
+    traced,
+)
 from credo.rules.model import (
     AllCondition,
     AnyCondition,
@@ -125,7 +134,7 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
         stays.append(opened.select("subject", x=opened.at, pos=opened.pos))
     if listed.enter_when is not None:
         programs = programs_of(listed.enter_when)
-        if listed.is_level and not listed.enter_on:
+        if not traced(listed):
             state = scores_now(run)
             return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")
         state = _scores_at(run, programs, _instants(run, programs))

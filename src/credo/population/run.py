@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from credo.errors import CredoError
 from credo.population.context import PopulationRun
 from credo.population.duckdb import connect, records_table
@@ -41,9 +43,7 @@ def _within_memory(connection: Any) -> Iterator[None]:
     """DuckDB running out of its memory limit, said as a CredoError the CLI prints in one line."""
     try:
         yield
-    except Exception as exc:
-        if type(exc).__name__ != "OutOfMemoryException":
-            raise
+    except duckdb.OutOfMemoryException as exc:
         limit = connection.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
         first = str(exc).splitlines()[0]
         raise CredoError(

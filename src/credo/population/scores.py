@@ -23,7 +23,7 @@ from credo.errors import RecordError
 from credo.population.calendar import Calendar
 from credo.population.context import PopulationRun
 from credo.rules.lint import walk_conditions
-from credo.rules.model import Condition, PointsRule, Program, ProgramCondition, Rulebook
+from credo.rules.model import Condition, ListDef, PointsRule, Program, ProgramCondition, Rulebook
 from credo.rules.time import BEGINNING, Duration, period_start
 
 TIMESTAMP = "timestamp('UTC', 6)"
@@ -86,21 +86,23 @@ def program_entries(run: PopulationRun, name: str) -> ir.Table:
     return run.keep("entries", name, lambda: _entries(run, name, now_only=False), materialise=False)
 
 
+def traced(listed: ListDef) -> bool:
+    """Whether a list follows its condition over time (a condition list that latches); a level
+    condition list holds exactly while its condition does, so the state at t decides it."""
+    return listed.enter_when is not None and not (listed.is_level and not listed.enter_on)
+
+
 def program_points(run: PopulationRun, name: str) -> ir.Table:
     """(subject, at, end, effective) of every counted record: what scores and list trajectories read.
 
     Kept as a table only when lists need the program's trajectory (they read it twice more);
     otherwise the scores at t read the expression once and nothing is written.
     """
-    trajectory = any(
-        name in programs_of(listed.enter_when)
-        for listed in run.rulebook.lists.values()
-        if listed.enter_when is not None and not (listed.is_level and not listed.enter_on)
-    )
+    followed = [listed.enter_when for listed in run.rulebook.lists.values() if traced(listed)]
+    trajectory = any(name in programs_of(condition) for condition in followed if condition is not None)
+    # Only the scores at t read it otherwise: records no longer active may be left out.
+    entries = program_entries(run, name) if trajectory else _entries(run, name, now_only=True)
     columns = ("subject", "at", "end", "effective")
-    entries = program_entries(run, name)
-    if not trajectory:  # only the scores at t read it: records no longer active may be left out
-        entries = _entries(run, name, now_only=True)
     return run.keep("points", name, lambda: entries.select(*columns), materialise=trajectory)
 
 
@@ -235,14 +237,16 @@ def subjects(run: PopulationRun) -> ir.Table:
         return run.records.select("subject", "kind").distinct()
 
     table = run.keep("subjects", "", build)
-    if ("checked", "subjects") not in run._memo:
-        counts = table.group_by("subject").agg(kinds=table.count())
-        mixed = run.connection.to_pyarrow(counts.filter(counts.kinds > 1).limit(1)).to_pylist()
-        if mixed:
-            subject = mixed[0]["subject"]
-            found = run.connection.to_pyarrow(table.filter(table.subject == subject)).column("kind").to_pylist()
-            raise RecordError(f"subject {subject!r} is recorded both as {' and '.join(sorted(found))}", field="kind")
-        run._memo[("checked", "subjects")] = table
+    return run.keep("subjects", "checked", lambda: _one_kind_each(run, table), materialise=False)
+
+
+def _one_kind_each(run: PopulationRun, table: ir.Table) -> ir.Table:
+    counts = table.group_by("subject").agg(kinds=table.count())
+    mixed = run.connection.to_pyarrow(counts.filter(counts.kinds > 1).limit(1)).to_pylist()
+    if mixed:
+        subject = mixed[0]["subject"]
+        found = run.connection.to_pyarrow(table.filter(table.subject == subject)).column("kind").to_pylist()
+        raise RecordError(f"subject {subject!r} is recorded both as {' and '.join(sorted(found))}", field="kind")
     return table
 
 
