@@ -118,3 +118,28 @@ def test_the_population_command(tmp_path: Path) -> None:
                                       "--engine", "duckdb"])  # fmt: skip
     reference = CliRunner().invoke(app, ["score", str(rulebook), str(ledger), "--at", "2025-06-01", "--json"])
     assert engine.stdout == reference.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["P1M", "P3M", "P1Y", "P2Y6M", "P30D", "PT36H", "P1MT1S"]),
+    st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2040, 1, 1)),
+    st.sampled_from(["UTC", "Asia/Shanghai", "America/New_York", "Australia/Lord_Howe"]),
+)
+def test_an_expiry_band_parts_records_expired_by_t_from_those_that_are_not(
+    text: str, local: dt.datetime, zone: str
+) -> None:
+    from credo.population.calendar import expiry_band
+    from credo.rules.time import parse_duration, zone as tz_of
+
+    tz, duration = tz_of(zone), parse_duration(text)
+    at = local.replace(tzinfo=tz)
+    band = expiry_band(duration, at, tz)
+    assert band is not None
+    lo, hi = band
+    tick = dt.timedelta(microseconds=1)
+    # Calendar addition never goes back, so the edges of the band speak for everything beyond them.
+    assert duration.after(lo - tick, tz) <= at < duration.after(hi, tz)
+    assert lo < hi
+    # The band is narrow: a few days, whatever the month lengths and summer time.
+    assert hi - lo <= dt.timedelta(days=4)

@@ -23,6 +23,8 @@ import ibis
 import ibis.expr.datatypes as dtypes
 import ibis.expr.types as ir
 
+from credo.rules.time import Duration
+
 TIMESTAMP = "timestamp('UTC', 6)"
 _UNITS = {"year": "Y", "quarter": "Q", "month": "M"}
 
@@ -71,6 +73,39 @@ def fixed_offset(zone: str, lo: dt.datetime, hi: dt.datetime) -> dt.timedelta | 
         offsets.add(hi.astimezone(tz).utcoffset())
     offsets.add(offset)
     return offset if len(offsets) == 1 else None
+
+
+#: How far from the instant the reference's calendar finds an expiry band reaches: any
+#: disagreement of the engine's zone data (an hour of summer time) lies far inside it.
+_MARGIN = dt.timedelta(days=2)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def expiry_band(duration: Duration, at: dt.datetime, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime] | None:
+    """(lo, hi): a record of instant x has run out its `duration` by `at` when x < lo, and has
+    not when x >= hi; between them the engine works it out. None when no band is found.
+
+    x + duration only ever moves forward with x (calendar addition clamps at a month's end, so
+    it may stand still but never go back), so there is a first x whose expiry comes after `at`:
+    found to the microsecond by bisection with the reference's own addition. The band spares the
+    engine the calendar arithmetic for every record but the few within a few days of it.
+    """
+
+    def runs_past(us: int) -> bool:
+        return duration.after(_EPOCH + dt.timedelta(microseconds=us), tz) > at
+
+    try:
+        low = (duration.before(at, tz) - dt.timedelta(days=62) - _EPOCH) // dt.timedelta(microseconds=1)
+        high = (at - _EPOCH) // dt.timedelta(microseconds=1)
+        if runs_past(low) or not runs_past(high):
+            return None
+        while high - low > 1:  # runs_past(low) is false and runs_past(high) true throughout
+            middle = (low + high) // 2
+            low, high = (low, middle) if runs_past(middle) else (middle, high)
+        first = _EPOCH + dt.timedelta(microseconds=high)
+        return first - _MARGIN, first + _MARGIN
+    except OverflowError:
+        return None
 
 
 @dataclass(frozen=True)

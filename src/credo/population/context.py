@@ -37,6 +37,8 @@ class PopulationRun:
     at: dt.datetime
     connection: Any = None
     versions: Sequence[tuple[dt.datetime | None, Rulebook]] = ()
+    #: (subject, kind) of everyone the records name, when reading them found it already.
+    known_subjects: ir.Table | None = None
     _memo: dict[tuple[str, str], ir.Table] = field(default_factory=dict)
     _calendar: Calendar | None = None
 

@@ -35,6 +35,7 @@ from credo.rules.model import (
     Rulebook,
 )
 from credo.rules.time import BEGINNING
+from credo.semantics.conditions import holds
 
 TS = "timestamp('UTC', 6)"
 
@@ -107,17 +108,31 @@ def _scores_at(run: PopulationRun, programs: list[str], instants: ir.Table) -> i
     return table
 
 
-def _instants(run: PopulationRun, programs: list[str]) -> ir.Table:
+def _instants(run: PopulationRun, programs: list[str], cond: Condition) -> ir.Table:
     """(subject, x): every instant up to `at` where a referenced program's score may change."""
     at = run.at
-    parts = [subjects(run).select("subject", x=ibis.literal(BEGINNING, type=TS))]
+    parts = [_followed(run, programs, cond).select("subject", x=ibis.literal(BEGINNING, type=TS))]
     for name in programs:
         entries = program_points(run, name)
         parts.append(entries.select("subject", x=entries.at))
         parts.append(entries.filter(entries.end.notnull() & (entries.end <= at)).select("subject", x=entries.end))
         enrolled = enrolment(run, name)
-        parts.append(enrolled.filter(enrolled.enrolled_at.notnull()).select("subject", x=enrolled.enrolled_at))
+        joined = enrolled.filter(enrolled.held & enrolled.enrolled_at.notnull())
+        parts.append(joined.select("subject", x=joined.enrolled_at))
     return ibis.union(*parts, distinct=True)
+
+
+def _followed(run: PopulationRun, programs: list[str], cond: Condition) -> ir.Table:
+    """(subject) of everyone whose condition may hold at some instant. A condition false for a
+    subject enrolled in none of its programs (most are) is false at every instant for a subject
+    never enrolled in one by `at`: say, a business grade for a person. Only the others are traced;
+    every record and enrolment the trajectory reads is of a subject enrolled by `at`."""
+    everyone = subjects(run).select("subject")
+    if holds(cond, run.at, {}):
+        return everyone
+    enrolled = [enrolment(run, name) for name in programs]
+    parts = [table.filter(table.held & table.enrolled_at.notnull()).select("subject") for table in enrolled]
+    return ibis.union(*parts, distinct=True) if len(parts) > 1 else parts[0]
 
 
 def members(run: PopulationRun, name: str) -> ir.Table:
@@ -137,7 +152,7 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
         if not traced(listed):
             state = scores_now(run)
             return state.filter(condition(rulebook, listed.enter_when, state)).select("subject")
-        state = _scores_at(run, programs, _instants(run, programs))
+        state = _scores_at(run, programs, _instants(run, programs, listed.enter_when))
         state = state.mutate(holds=condition(rulebook, listed.enter_when, state))
         before = ibis.window(group_by="subject", order_by="x")
         state = state.mutate(was=state.holds.lag().over(before).fill_null(False))

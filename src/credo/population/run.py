@@ -63,18 +63,20 @@ def start(
     """A run over records in memory or in a file (which DuckDB reads and checks itself)."""
     connection = engine(rulebook, engine_name, memory_limit)
     with _within_memory(connection):
+        everyone = None
         if isinstance(records, (str, Path)):
             if engine_name == "duckdb":
-                from credo.population.source import ledger_table
+                from credo.population.source import read_ledger
 
-                table = ledger_table(connection, records, rulebook)
+                ledger = read_ledger(connection, records, rulebook)
+                table, everyone = ledger.records, ledger.subjects
             else:  # Spark reads what file mode read: the checks stay file mode's
                 from credo.ledger.files import read_records
 
                 table = records_table(read_records(records, rulebook))
         else:
             table = records_table(records)
-        run = PopulationRun(rulebook, table, at, connection, versions)
+        run = PopulationRun(rulebook, table, at, connection, versions, known_subjects=everyone)
         subjects(run)  # a subject recorded as two kinds stops the run before anything is written
     return run
 

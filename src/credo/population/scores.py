@@ -13,20 +13,21 @@ dateutil's relativedelta: 2024-02-29 + P1Y = 2025-02-28.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from credo.errors import RecordError
-from credo.population.calendar import Calendar
+from credo.population.calendar import Calendar, expiry_band
 from credo.population.context import PopulationRun
 from credo.rules.lint import walk_conditions
-from credo.rules.model import Condition, ListDef, PointsRule, Program, ProgramCondition, Rulebook
+from credo.rules.model import Condition, ListDef, PointsRule, Program, ProgramCondition
 from credo.rules.time import BEGINNING, Duration, period_start
 
 TIMESTAMP = "timestamp('UTC', 6)"
+#: After every record: an expiry band's upper end when none is found (see expiry_band).
+FOREVER = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 RECORD_SCHEMA = ibis.schema(
     {"subject": "string", "kind": "string", "behaviour": "string", "at": "timestamp('UTC', 6)", "pos": "int64"}
 )
@@ -40,12 +41,18 @@ def duration_parts(duration: Duration | None) -> tuple[int | None, int | None, i
     return delta.years * 12 + delta.months, delta.days, delta.hours * 3600 + delta.minutes * 60 + delta.seconds
 
 
-def rules_table(name: str, versions: Sequence[tuple[dt.datetime | None, Rulebook]]) -> ir.Table:
+def rules_table(name: str, run: PopulationRun) -> ir.Table:
     """One row per behaviour with points in the program and rulebook version: its ladder, durations
-    and cap, and the instants [v_from, v_to) where that version is in force (null: unbounded)."""
+    and cap, and the instants [v_from, v_to) where that version is in force (null: unbounded).
+
+    For the scores at `at` it also says which records surely count no longer: those before
+    exp_lo have expired by `at`, those from exp_hi on have not (see expiry_band), and no cap
+    period still holding an active record starts before cap_from (null: any may).
+    """
+    versions, tz = run.versions, run.rulebook.tz
     rows: dict[str, list[Any]] = {key: [] for key in (
         "behaviour", "ladder", "rungs", "sign", "reset", "exp_m", "exp_d", "exp_s", "win_m", "win_d", "win_s",
-        "cap", "cap_per", "v_from", "v_to")}  # fmt: skip
+        "cap", "cap_per", "v_from", "v_to", "exp_lo", "exp_hi", "cap_from")}  # fmt: skip
     starts = [effective for effective, _ in versions]
     for index, (effective, rulebook) in enumerate(versions):
         program = rulebook.programs.get(name)
@@ -68,10 +75,14 @@ def rules_table(name: str, versions: Sequence[tuple[dt.datetime | None, Rulebook
             rows["cap_per"].append(None if rule.cap is None else rule.cap.per)
             rows["v_from"].append(None if effective is None else effective.astimezone(dt.UTC))
             rows["v_to"].append(None if until is None else until.astimezone(dt.UTC))
+            band = (BEGINNING, BEGINNING) if rule.expires_after is None else expiry_band(rule.expires_after, run.at, tz)
+            rows["exp_lo"].append((band or (BEGINNING, FOREVER))[0])
+            rows["exp_hi"].append((band or (BEGINNING, FOREVER))[1])
+            rows["cap_from"].append(_cap_from(rule, run) if len(versions) == 1 else None)
     schema = {"behaviour": "string", "ladder": "array<float64>", "rungs": "int64", "sign": "int64",
               "reset": "boolean", "exp_m": "int64", "exp_d": "int64", "exp_s": "int64", "win_m": "int64",
               "win_d": "int64", "win_s": "int64", "cap": "float64", "cap_per": "string", "v_from": TIMESTAMP,
-              "v_to": TIMESTAMP}  # fmt: skip
+              "v_to": TIMESTAMP, "exp_lo": TIMESTAMP, "exp_hi": TIMESTAMP, "cap_from": TIMESTAMP}  # fmt: skip
     return ibis.memtable(rows, schema=schema)
 
 
@@ -92,28 +103,36 @@ def traced(listed: ListDef) -> bool:
     return listed.enter_when is not None and not (listed.is_level and not listed.enter_on)
 
 
-def program_points(run: PopulationRun, name: str) -> ir.Table:
-    """(subject, at, end, effective) of every counted record: what scores and list trajectories read.
-
-    Kept as a table only when lists need the program's trajectory (they read it twice more);
-    otherwise the scores at t read the expression once and nothing is written.
-    """
+def _traced(run: PopulationRun, name: str) -> bool:
+    """Whether a list follows the program's score over time."""
     followed = [listed.enter_when for listed in run.rulebook.lists.values() if traced(listed)]
-    trajectory = any(name in programs_of(condition) for condition in followed if condition is not None)
-    # Only the scores at t read it otherwise: records no longer active may be left out.
-    entries = program_entries(run, name) if trajectory else _entries(run, name, now_only=True)
-    columns = ("subject", "at", "end", "effective")
-    return run.keep("points", name, lambda: entries.select(*columns), materialise=trajectory)
+    return any(name in programs_of(condition) for condition in followed if condition is not None)
+
+
+def program_points(run: PopulationRun, name: str) -> ir.Table:
+    """(subject, at, end, effective) of every counted record: what list trajectories read (twice,
+    so it is kept as a table)."""
+    entries = program_entries(run, name)
+    return run.keep("points", name, lambda: entries.select("subject", "at", "end", "effective"))
+
+
+def active_points(run: PopulationRun, name: str) -> ir.Table:
+    """(subject, effective) of every record counting at `at`: what the scores at `at` sum."""
+    if _traced(run, name):  # the trajectory's table is there: read it
+        entries = program_points(run, name)
+        return entries.filter(entries.end.isnull() | (entries.end > run.at)).select("subject", "effective")
+    return _entries(run, name, now_only=True).select("subject", "effective")
 
 
 def _entries(run: PopulationRun, name: str, now_only: bool) -> ir.Table:
-    """The program's entries; with `now_only`, those of records no longer active at `at` may have
-    no effective points (they are not needed, and leaving them out is most of the caps' work)."""
+    """The program's entries; with `now_only`, only those of records active at `at` (what the
+    scores at `at` need: their caps need fewer earlier records, and most ends need not be worked
+    out, only compared)."""
     program = run.rulebook.programs[name]
     records = run.records
     known = records.filter(records.at <= run.at)
     held = known.filter(known.kind.isin(list(program.subjects)))
-    rules = rules_table(name, run.versions)
+    rules = rules_table(name, run)
     if [effective for effective, _ in run.versions] == [None]:  # file mode: one version, in force always
         rows = held.inner_join(rules, "behaviour").drop("v_from", "v_to")
     else:
@@ -146,7 +165,16 @@ def _entries(run: PopulationRun, name: str, now_only: bool) -> ir.Table:
     rows = rows.mutate(end=ibis.least(*ends) if len(ends) > 1 else ends[0])
 
     rows = _escalation(run, name, rows, used, resets)
-    rows = _caps(rows, used, run.calendar, _cap_periods_needed(run, name) if now_only else {})
+    rows = _caps(rows, used, run.calendar, pruned=now_only)
+    if now_only:
+        # Far from its expiry band a record's expiry is known to be before or after `at` from its
+        # instant alone; a cheap comparison spares the calendar arithmetic (see expiry_band).
+        exact = rows.expiry.isnull() | (rows.expiry > run.at)
+        unexpired = (rows.at >= rows.exp_hi) | ((rows.at >= rows.exp_lo) & exact)
+        others = [rows.next_reset] if resets else []
+        if program.resets is not None:
+            others.append(run.calendar.period_end(rows.at, program.resets))
+        rows = rows.filter(unexpired, *(end.isnull() | (end > run.at) for end in others))
     return rows.select("subject", "behaviour", "at", "pos", "step", "base", "effective", "end")
 
 
@@ -182,9 +210,9 @@ def _escalation(run: PopulationRun, name: str, rows: ir.Table, used: list[Points
     return rows.mutate(step=step, base=rows.ladder[(step - 1).cast("int32")])  # Spark indexes with INT
 
 
-def _cap_periods_needed(run: PopulationRun, name: str) -> dict[str, dt.datetime]:
-    """For each capped behaviour, an instant before which no cap period holds a record still
-    active at `at`, so that the running sums may start there (one rulebook version only).
+def _cap_from(rule: PointsRule, run: PopulationRun) -> dt.datetime | None:
+    """An instant before which no cap period of the rule holds a record still active at `at`, so
+    that the running sums for the scores at `at` may start there (one rulebook version only).
 
     A record of a period that ended by `at` - expiry has expired by `at` (calendar addition only
     ever moves forward with its argument), so every period still needed starts at or after the
@@ -192,31 +220,26 @@ def _cap_periods_needed(run: PopulationRun, name: str) -> dict[str, dt.datetime]
     covers any disagreement with the engine's zone data. A period cut by the bound is one no
     active record is in.
     """
-    if len(run.versions) != 1:
-        return {}
+    if rule.cap is None or rule.expires_after is None:
+        return None
     tz = run.rulebook.tz
-    needed = {}
-    for behaviour, rule in run.versions[0][1].programs[name].points.items():
-        if rule.cap is not None and rule.expires_after is not None:
-            try:
-                since = rule.expires_after.before(run.at, tz)
-            except OverflowError:
-                continue
-            needed[behaviour] = (period_start(since, rule.cap.per, tz) - dt.timedelta(days=2)).astimezone(dt.UTC)
-    return needed
+    try:
+        since = rule.expires_after.before(run.at, tz)
+        return (period_start(since, rule.cap.per, tz) - dt.timedelta(days=2)).astimezone(dt.UTC)
+    except OverflowError:
+        return None
 
 
-def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar, needed: dict[str, dt.datetime]) -> ir.Table:
-    """Rule 2: caps, a running sum of base points per behaviour and calendar period (from the
-    instants in `needed`, for the behaviours it names)."""
+def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar, pruned: bool) -> ir.Table:
+    """Rule 2: caps, a running sum of base points per behaviour and calendar period (from
+    cap_from only, when `pruned`)."""
     if all(rule.cap is None for rule in used):
         return rows.mutate(effective=rows.base)
     # Only capped records need their calendar period and running sum; the window sorts only the
     # columns it needs, and its sums are joined back by position (unique to a record).
     capped = rows.filter(rows.cap.notnull())
-    if needed:
-        since = ibis.cases(*((capped.behaviour == behaviour, instant) for behaviour, instant in needed.items()))
-        capped = capped.filter(since.isnull() | (capped.at >= since.cast(TIMESTAMP)))
+    if pruned:
+        capped = capped.filter(capped.cap_from.isnull() | (capped.at >= capped.cap_from))
     keyed = capped.select(
         "subject", "behaviour", "at", "pos", "base", cap_key=calendar.period_start(capped.at, capped.cap_per)
     )
@@ -234,9 +257,11 @@ def subjects(run: PopulationRun) -> ir.Table:
     """
 
     def build() -> ir.Table:
+        if run.known_subjects is not None:
+            return run.known_subjects
         return run.records.select("subject", "kind").distinct()
 
-    table = run.keep("subjects", "", build)
+    table = run.keep("subjects", "", build, materialise=run.known_subjects is None)
     return run.keep("subjects", "checked", lambda: _one_kind_each(run, table), materialise=False)
 
 
@@ -291,8 +316,7 @@ def scores_now(run: PopulationRun) -> ir.Table:
     def build() -> ir.Table:
         table = subjects(run).select("subject")
         for name, program in run.rulebook.programs.items():
-            entries = program_points(run, name)
-            active = entries.filter(entries.end.isnull() | (entries.end > run.at))
+            active = active_points(run, name)
             sums = active.group_by("subject").agg(total=active.effective.sum())
             enrolled = enrolment(run, name)
             table = table.left_join(sums, "subject").drop("subject_right")
