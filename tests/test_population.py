@@ -130,7 +130,8 @@ def test_an_expiry_band_parts_records_expired_by_t_from_those_that_are_not(
     text: str, local: dt.datetime, zone: str
 ) -> None:
     from credo.population.calendar import expiry_band
-    from credo.rules.time import parse_duration, zone as tz_of
+    from credo.rules.time import parse_duration
+    from credo.rules.time import zone as tz_of
 
     tz, duration = tz_of(zone), parse_duration(text)
     at = local.replace(tzinfo=tz)
