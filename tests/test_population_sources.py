@@ -259,3 +259,40 @@ def test_a_memory_limit_that_is_not_a_size_is_refused_before_anything_is_written
     assert code == 2 and out_text == ""
     assert "--memory-limit" in err and "expected a size such as 4GB" in " ".join(err.split())
     assert not out.exists()
+
+
+def test_a_file_is_read_as_written_when_it_can_be_and_stripped_in_sql_when_it_is_padded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credo.population import source
+
+    rulebook = load_rulebook(ARTICLE)
+    rows = csv_rows()
+    plain, padded = tmp_path / "plain.parquet", tmp_path / "padded.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), plain)
+    for index, field in enumerate(("subject", "behaviour", "kind", "source", "id")):
+        rows[index + 2][field] = f"  {rows[index + 2][field]} "  # spaces, which SQL's trim strips
+    pq.write_table(pa.Table.from_pylist(rows), padded)
+    taken: list[str] = []
+    for name in ("_read_as_written", "_read_stripped", "_slow"):
+        original = getattr(source, name)
+        monkeypatch.setattr(source, name, lambda *a, name=name, original=original: taken.append(name) or original(*a))
+    connection = connect(rulebook)
+    ledger = source.read_ledger(connection, plain, rulebook)
+    assert taken == ["_read_as_written"] and ledger.subjects is not None
+    expected = {(r.subject, r.kind) for r in read_records(plain, rulebook)}
+    assert {(row["subject"], row["kind"]) for row in connection.to_pyarrow(ledger.subjects).to_pylist()} == expected
+    taken.clear()
+    ledger = source.read_ledger(connection, padded, rulebook)
+    assert taken == ["_read_stripped"] and ledger.subjects is None  # the distinct values say so first
+    read = connection.to_pyarrow(ledger.records.order_by("pos")).to_pylist()
+    assert [(row["subject"], row["kind"], row["behaviour"], row["at"].timestamp()) for row in read] == [
+        (r.subject, r.kind, r.behaviour, r.at.timestamp()) for r in read_records(padded, rulebook)
+    ]
+    # A padded subject or id is found only once the records are read: the stripped path follows.
+    rows = csv_rows()
+    rows[1]["subject"] += " "
+    pq.write_table(pa.Table.from_pylist(rows), padded)
+    taken.clear()
+    source.read_ledger(connection, padded, rulebook)
+    assert taken == ["_read_as_written", "_read_stripped"]
