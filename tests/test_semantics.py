@@ -72,6 +72,8 @@ def test_cap_per_quarter_restarts_at_the_quarter_edge() -> None:
     )
     entries = state_at(rulebook, rows, "2024-04-02").timelines["p"].entries
     assert [entry.effective for entry in entries] == [-4, -1, 0, -4]
+    # Whole capped points are whole numbers, as the rule wrote them (explain prints -1, not -1.0).
+    assert [type(entry.effective) for entry in entries] == [int] * 4
 
 
 def test_a_reset_does_not_restart_a_cap() -> None:

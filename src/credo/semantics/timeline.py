@@ -34,6 +34,12 @@ class Entry:
         return self.record.at <= instant and (self.end is None or instant < self.end)
 
 
+def whole(value: float) -> float:
+    """The number as an int when it is whole: points in rulebooks almost always are, and they
+    print as written (2, not 2.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def clamp(value: float, floor: float | None, ceiling: float | None) -> float:
     if floor is not None and value < floor:
         return floor
@@ -74,8 +80,7 @@ class ProgramTimeline:
             return None
         index = bisect_right(self.instants, instant) - 1
         total = self.program.start if index < 0 else self.sums[index]
-        # Integral sums print as integers: points in rulebooks are almost always whole.
-        return int(total) if isinstance(total, float) and total.is_integer() else total
+        return whole(total)
 
     def score_at(self, instant: dt.datetime) -> float | None:
         raw = self.unclamped_at(instant)
@@ -161,7 +166,7 @@ def build_timeline(
             before = cap_sums[key]
             after = before + base
             cap_sums[key] = after
-            effective = rule.sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before)))
+            effective = whole(rule.sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before))))
         end, ended_by = ends[index]
         entries.append(Entry(record, rule, step, base, effective, end, ended_by))
         earlier[record.behaviour].append(index)
