@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from credo import evaluate_all, load_rulebook, read_records
@@ -296,3 +299,58 @@ def test_a_file_is_read_as_written_when_it_can_be_and_stripped_in_sql_when_it_is
     taken.clear()
     source.read_ledger(connection, padded, rulebook)
     assert taken == ["_read_as_written", "_read_stripped"]
+
+
+_PADS = ["", "", "", " ", "\t", "\u3000", "  "]
+
+
+@st.composite
+def messy_rows(draw: st.DrawFn) -> list[dict[str, str]]:
+    """Rows of the article ledger, some padded with spaces or other whitespace, some emptied,
+    misspelt or repeated: what a hand-made file holds."""
+    rows = csv_rows()[: draw(st.integers(1, 12))]
+    fields = st.sampled_from(["subject", "kind", "behaviour", "at", "source", "id"])
+    for row in rows:
+        for field in draw(st.lists(fields, max_size=2)) if draw(st.integers(0, 3)) == 0 else []:
+            change = draw(st.sampled_from(["pad", "pad", "empty", "odd", "repeat"]))
+            if change == "pad":
+                row[field] = draw(st.sampled_from(_PADS)) + row[field] + draw(st.sampled_from(_PADS))
+            elif change == "empty":
+                row[field] = draw(st.sampled_from(["", " "]))
+            elif change == "odd":
+                odd = {"kind": "robot", "behaviour": "jaywalking", "at": "2024-13-01", "source": "bank"}
+                row[field] = odd.get(field, "line-3")
+            else:
+                row[field] = rows[0][field]
+    for absent in draw(st.lists(st.sampled_from(["kind", "source", "id"]), max_size=1)):
+        for row in rows:
+            del row[absent]  # an optional column the file does not have
+    return rows
+
+
+@settings(max_examples=int(os.environ.get("CREDO_POPULATION_EXAMPLES", "60")), deadline=None)
+@given(messy_rows(), st.sampled_from([".csv", ".jsonl", ".parquet"]))
+def test_duckdb_reads_any_file_as_file_mode_does_or_refuses_it_alike(rows: list[dict[str, str]], suffix: str) -> None:
+    import tempfile
+
+    rulebook = load_rulebook(ARTICLE)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"messy{suffix}"
+        if suffix == ".csv":
+            write_csv(path, rows)
+        elif suffix == ".jsonl":
+            path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        else:
+            pq.write_table(pa.Table.from_pylist(rows), path)
+        try:
+            expected: Any = [(r.subject, r.kind, r.behaviour, r.at.timestamp()) for r in read_records(path, rulebook)]
+        except RecordError as error:
+            expected = str(error)
+        connection = connect(rulebook)
+        try:
+            table = ledger_table(connection, path, rulebook)
+            read = connection.to_pyarrow(table.order_by("pos")).to_pylist()
+            found: Any = [(row["subject"], row["kind"], row["behaviour"], row["at"].timestamp()) for row in read]
+        except RecordError as error:
+            found = str(error)
+    assert found == expected
