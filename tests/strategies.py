@@ -81,8 +81,18 @@ def rulebooks(draw: st.DrawFn) -> Rulebook:
     return rulebook
 
 
+#: Hours after midnight UTC: mostly none (so that records share instants), else hours at which
+#: the calendar day or month differs between zones (16:00 UTC is midnight in Shanghai, 04:00 and
+#: 05:00 are midnight in New York).
+HOURS = [0, 0, 0, 0, 4, 5, 16, 17, 23]
+
+
 def instants(max_days: int = 3 * 366) -> st.SearchStrategy[dt.datetime]:
-    return st.integers(0, max_days).map(lambda days: START + dt.timedelta(days=days))
+    return st.builds(
+        lambda days, hours: START + dt.timedelta(days=days, hours=hours),
+        st.integers(0, max_days),
+        st.sampled_from(HOURS),
+    )
 
 
 @st.composite

@@ -50,3 +50,20 @@ def test_the_article_ledger_on_spark() -> None:
 def test_random_rulebooks_on_spark(rulebook: Rulebook, rows: list[Record], at: dt.datetime, zone: str) -> None:
     rulebook = rulebook.model_copy(update={"timezone": zone})
     assert on_spark(rulebook, rows, at) == reference(rulebook, rows, at)
+
+
+def test_spark_keeps_the_rulebooks_calendar() -> None:
+    """A record of 04:00 on 1 January in Shanghai (20:00 UTC the day before) counts in Shanghai's
+    2025, whatever zone Spark's session would otherwise have (Ibis sets UTC as it connects)."""
+    from credo.rules.model import Rulebook as Model
+
+    rulebook = Model.model_validate({
+        "rulebook": "yearly", "version": "1", "timezone": "Asia/Shanghai",
+        "behaviours": {"bad": {"category": "conduct"}},
+        "programs": {"p": {"start": 12, "resets": "year", "tiers": {"low": 0}, "points": {"bad": {"points": -3}}}},
+    })  # fmt: skip
+    rows = [Record("a", "bad", dt.datetime(2024, 12, 31, 20, tzinfo=dt.UTC), "r1")]
+    for hour, score in ((3, 12), (10, 9)):
+        at = dt.datetime(2025, 1, 1, hour, tzinfo=rulebook.tz)
+        assert on_spark(rulebook, rows, at) == reference(rulebook, rows, at)
+        assert on_spark(rulebook, rows, at)[0][0]["programs"]["p"]["score"] == score

@@ -26,5 +26,7 @@ def connect(rulebook: Rulebook, master: str | None = None) -> Any:
         .config("spark.sql.shuffle.partitions", os.environ.get("CREDO_SPARK_PARTITIONS", "8"))
     )
     session = builder.getOrCreate()
+    connection = ibis.pyspark.connect(session)
+    # Ibis sets the session's zone to UTC as it connects; calendar arithmetic needs the rulebook's.
     session.conf.set("spark.sql.session.timeZone", rulebook.timezone)
-    return ibis.pyspark.connect(session)
+    return connection
