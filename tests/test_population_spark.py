@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credo import evaluate_all, load_rulebook, read_records
+from credo.errors import RecordError
 from credo.population.lists import measures
 from credo.population.run import start, summaries
-from credo.rules import Rulebook
+from credo.rules import Rulebook, parse_instant
 from credo.semantics import Record
 from tests.conftest import SCENARIOS
 from tests.strategies import instants, ledgers, rulebooks
@@ -67,3 +69,110 @@ def test_spark_keeps_the_rulebooks_calendar() -> None:
         at = dt.datetime(2025, 1, 1, hour, tzinfo=rulebook.tz)
         assert on_spark(rulebook, rows, at) == reference(rulebook, rows, at)
         assert on_spark(rulebook, rows, at)[0][0]["programs"]["p"]["score"] == score
+
+
+ARTICLE = SCENARIOS / "article" / "rulebook.yaml"
+
+
+def article_rows() -> list[dict[str, str]]:
+    import csv
+
+    with (SCENARIOS / "article" / "example-ledger.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_by_spark(path: Path) -> Any:
+    """The rows Spark read (instants as seconds, compared inside Spark), or the error it gave."""
+    from credo.population.spark import connect
+    from credo.population.spark_source import ledger_table
+
+    rulebook = load_rulebook(ARTICLE)
+    connection = connect(rulebook)
+    try:
+        table = ledger_table(connection, path, rulebook)
+    except RecordError as error:
+        return str(error)
+    table = table.mutate(at=table.at.epoch_seconds()).order_by("pos")
+    return [(r["subject"], r["kind"], r["behaviour"], float(r["at"])) for r in connection.to_pyarrow(table).to_pylist()]
+
+
+def read_by_file_mode(path: Path) -> Any:
+    try:
+        return [(r.subject, r.kind, r.behaviour, r.at.timestamp()) for r in read_records(path, load_rulebook(ARTICLE))]
+    except RecordError as error:
+        return str(error)
+
+
+def _change(rows: list[dict[str, str]], how: str) -> None:
+    if how == "padded":  # every whitespace Python strips, not only spaces
+        rows[3]["subject"] = "\u3000" + rows[3]["subject"] + "\t"
+        rows[4]["behaviour"] = " " + rows[4]["behaviour"] + "\xa0"
+        rows[6]["kind"] = f" {rows[6]['kind']}\u2003"
+    elif how == "repeated id":
+        rows[7]["id"] = rows[2]["id"] + "\u3000"
+    elif how == "unknown behaviour":
+        rows[5]["behaviour"] = "jaywalking"
+    elif how == "instant without seconds":  # Python reads it; Spark's check does not: file mode reads the file
+        rows[3]["at"] = rows[3]["at"][:10] + "T09:30"
+    elif how == "unknown column":
+        for row in rows:
+            row["extra"] = "1"
+
+
+@pytest.mark.parametrize("how", ["padded", "repeated id", "unknown behaviour", "instant without seconds",
+                                 "unknown column"])  # fmt: skip
+def test_spark_reads_parquet_as_file_mode_does(tmp_path: Path, how: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = article_rows()
+    _change(rows, how)
+    path = tmp_path / "ledger.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    expected = read_by_file_mode(path)
+    assert read_by_spark(path) == expected
+    assert isinstance(expected, str) == (how in {"repeated id", "unknown behaviour", "unknown column"})
+
+
+def test_spark_reads_a_clean_ledger_without_the_driver_holding_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from credo.population import spark_source
+
+    rulebook = load_rulebook(ARTICLE)
+    typed = [{**row, "at": parse_instant(row["at"], rulebook.tz)} for row in article_rows()]
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.Table.from_pylist(typed), path)
+    expected = read_by_file_mode(path)
+
+    def refuse(*_: Any) -> None:
+        raise AssertionError("file mode's reader was called")
+
+    monkeypatch.setattr(spark_source, "read_records", refuse)
+    assert read_by_spark(path) == expected
+
+
+def test_the_population_command_on_spark_writes_what_duckdb_writes(tmp_path: Path) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from credo.cli import app
+
+    path = tmp_path / "ledger.parquet"
+    pq.write_table(pa.Table.from_pylist(article_rows()), path)
+    written = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / engine
+        result = CliRunner().invoke(app, ["population", str(ARTICLE), str(path), "--at", "2025-06-01", "--out",
+                                          str(out), "--engine", engine])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        written[engine] = (json.loads((out / "summary.json").read_text()),
+                           sorted(pq.read_table(out / "scores.parquet").to_pylist(), key=str))  # fmt: skip
+    assert written["spark"] == written["duckdb"]
+    assert written["spark"][0]["subjects"] == 33

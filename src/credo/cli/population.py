@@ -19,7 +19,11 @@ def population(
         Path | None, typer.Argument(help="The rulebook YAML file (omit both to read the store).", show_default=False)
     ] = None,
     records: Annotated[
-        Path | None, typer.Argument(help="Records as Parquet, CSV or JSON Lines.", show_default=False)
+        str | None,
+        typer.Argument(
+            help="Records as Parquet, CSV or JSON Lines; with --engine spark also a Parquet folder or URL.",
+            show_default=False,
+        ),
     ] = None,
     *,
     at: Annotated[str, typer.Option("--at", help="The instant asked about (ISO 8601).")],

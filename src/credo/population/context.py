@@ -1,9 +1,11 @@
 """One run of the population definition: the records, the rulebook versions and the instant.
 
 Scores, lists and measures all read the same per-program entries, enrolments and scores; a run
-builds each once and, on DuckDB, materialises it as a temporary table so that later expressions
-read it instead of recomputing it. On Spark the expressions stay one lazy plan: caching views of
-views there made local-mode plans crawl, and Spark reuses shuffle output across a plan itself.
+builds each once and materialises it, so that later expressions read it instead of recomputing
+it: on DuckDB as a temporary table, on Spark as a local checkpoint on the executors. (A cached
+view of views on Spark keeps its whole plan, which grew with every step and made runs crawl; a
+checkpoint cuts the plan short: the article's population command took 105 s in local mode
+without, 20 s with.)
 """
 
 from __future__ import annotations
@@ -49,13 +51,16 @@ class PopulationRun:
             self.versions = [(None, self.rulebook)]
 
     def keep(self, kind: str, name: str, build: Callable[[], ir.Table], materialise: bool = True) -> ir.Table:
-        """The table built once per run; materialised on DuckDB when it is read more than once."""
+        """The table built once per run; materialised when it is read more than once."""
         key = (kind, name)
         if key not in self._memo:
             table = build()
-            # Spark plans the whole expression itself.
-            if materialise and self.connection is not None and self.connection.name != "pyspark":
-                table = self.connection.create_table(f"credo_{kind}_{next(_names)}", table, temp=True)
+            if materialise and self.connection is not None:
+                name = f"credo_{kind}_{next(_names)}"
+                if self.connection.name == "pyspark":
+                    table = _checkpoint(self.connection, name, table)
+                else:
+                    table = self.connection.create_table(name, table, temp=True)
             self._memo[key] = table
         return self._memo[key]
 
@@ -102,3 +107,12 @@ def _longest(duration: Duration) -> dt.timedelta:
     delta = duration.delta
     days = delta.years * 366 + delta.months * 31 + delta.days + 1
     return dt.timedelta(days=days, hours=delta.hours, minutes=delta.minutes, seconds=delta.seconds)
+
+
+def _checkpoint(connection: Any, name: str, table: ir.Table) -> ir.Table:
+    """The table computed once by Spark and kept on its executors, its plan cut short there."""
+    connection._run_pre_execute_hooks(table)
+    frame = connection._session.sql(connection.compile(table)).localCheckpoint(eager=True)
+    frame.createOrReplaceTempView(name)
+    kept = connection.table(name)
+    return kept.cast(table.schema())

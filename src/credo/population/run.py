@@ -70,10 +70,10 @@ def start(
 
                 ledger = read_ledger(connection, records, rulebook)
                 table, everyone = ledger.records, ledger.subjects
-            else:  # Spark reads what file mode read: the checks stay file mode's
-                from credo.ledger.files import read_records
+            else:  # Spark reads a Parquet ledger itself; other files as file mode reads them
+                from credo.population.spark_source import ledger_table
 
-                table = records_table(read_records(records, rulebook))
+                table = ledger_table(connection, records, rulebook)
         else:
             table = records_table(records)
         run = PopulationRun(rulebook, table, at, connection, versions, known_subjects=everyone)
@@ -120,6 +120,8 @@ def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] 
             summary = _write(run, staging, step)
         out.mkdir(exist_ok=True)
         for written in staging.iterdir():
+            if (out / written.name).is_dir():  # Spark writes each output as a folder of parts
+                shutil.rmtree(out / written.name)
             written.replace(out / written.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -127,17 +129,16 @@ def write_population(run: PopulationRun, out: Path, step: Callable[[str], None] 
 
 
 def _write(run: PopulationRun, out: Path, step: Callable[[str], None]) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
     connection, rulebook = run.connection, run.rulebook
     outputs = {}
     for name, build in (("scores", population_scores), ("lists", memberships), ("measures", measures)):
         step(name)
         outputs[name] = run.keep("output", name, lambda build=build: build(run))  # type: ignore[misc]
-        if connection.name == "duckdb":
-            connection.to_parquet(outputs[name], out / f"{name}.parquet")
-        else:
-            pq.write_table(connection.to_pyarrow(outputs[name]), out / f"{name}.parquet")
+        # The engine writes it (Spark as a folder of parts, one per task): nothing passes
+        # through this process, however large the population.
+        connection.to_parquet(outputs[name], out / f"{name}.parquet")
+        if connection.name == "pyspark":  # its plans are lazy: count what was written, not again
+            outputs[name] = connection.read_parquet(out / f"{name}.parquet")
     step("summary")
     size = {"records": connection.to_pyarrow(run.records.count()).as_py(),
             "subjects": connection.to_pyarrow(subjects(run).count()).as_py()}  # fmt: skip
