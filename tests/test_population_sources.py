@@ -354,3 +354,13 @@ def test_duckdb_reads_any_file_as_file_mode_does_or_refuses_it_alike(rows: list[
         except RecordError as error:
             found = str(error)
     assert found == expected
+
+
+def test_a_folder_is_refused_by_duckdb_with_a_pointer_to_spark(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(csv_rows()), folder / "part-0.parquet")
+    code, out, err = invoke("population", str(ARTICLE), str(folder), "--at", "2025-06-01", "--out", str(tmp_path / "o"))
+    assert code == 2 and out == ""
+    assert "DuckDB reads one file (Spark reads a folder of Parquet parts)" in " ".join(err.split())
+    assert not (tmp_path / "o").exists()

@@ -116,6 +116,8 @@ def _well_formed(types: dict[str, str]) -> str:
 def read_ledger(connection: Any, path: str | Path, rulebook: Rulebook) -> Ledger:
     """The file's records, read by DuckDB when it reads them as file mode does, else by file mode."""
     path = Path(path)
+    if path.is_dir():
+        raise RecordError("a folder: DuckDB reads one file (Spark reads a folder of Parquet parts)", file=str(path))
     if not path.is_file():
         raise RecordError("no such records file", file=str(path))
     scan, numbering = _scan(path)
