@@ -240,14 +240,24 @@ def _caps(rows: ir.Table, used: list[PointsRule], calendar: Calendar, pruned: bo
     capped = rows.filter(rows.cap.notnull())
     if pruned:
         capped = capped.filter(capped.cap_from.isnull() | (capped.at >= capped.cap_from))
+    period = ["subject", "behaviour", "cap_key"]
     keyed = capped.select(
-        "subject", "behaviour", "at", "pos", "base", cap_key=calendar.period_start(capped.at, capped.cap_per)
+        "subject", "behaviour", "at", "pos", "base", "sign", "cap",
+        cap_key=calendar.period_start(capped.at, capped.cap_per),
+    )  # fmt: skip
+    # Where a period's points are of one sign and all of them together stay within its cap, every
+    # running sum does, and each record keeps its base: most periods hold a record or two. Only
+    # the others need the running sums.
+    totals = keyed.group_by(period).agg(
+        reach=keyed.base.abs().sum(), room=keyed.cap.min(), low=keyed.sign.min(), high=keyed.sign.max()
     )
-    running = ibis.window(group_by=["subject", "behaviour", "cap_key"], order_by=["at", "pos"], rows=(None, 0))
-    sums = keyed.select(pos_i=keyed.pos, sum_i=keyed.base.sum().over(running))
+    binding = totals.filter((totals.reach > totals.room) | (totals.low != totals.high)).select(*period)
+    tight = keyed.semi_join(binding, period)
+    running = ibis.window(group_by=period, order_by=["at", "pos"], rows=(None, 0))
+    sums = tight.select(pos_i=tight.pos, sum_i=tight.base.sum().over(running))
     rows = rows.left_join(sums, rows.pos == sums.pos_i)
     within = rows.sign * (ibis.least(rows.cap, rows.sum_i.abs()) - ibis.least(rows.cap, (rows.sum_i - rows.base).abs()))
-    return rows.mutate(effective=rows.cap.isnull().ifelse(rows.base, within)).drop("pos_i", "sum_i")
+    return rows.mutate(effective=rows.sum_i.isnull().ifelse(rows.base, within)).drop("pos_i", "sum_i")
 
 
 def subjects(run: PopulationRun) -> ir.Table:
