@@ -14,6 +14,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from credo.population.calendar import expiry_band
 from credo.population.context import PopulationRun
 from credo.population.scores import (
     clamp,
@@ -162,6 +163,9 @@ def _members(run: PopulationRun, name: str, listed: ListDef) -> ir.Table:
     if not stays:
         return records.select("subject").filter(ibis.literal(False))
     opens = ibis.union(*stays) if len(stays) > 1 else stays[0]
+    band = None if listed.lasts is None else expiry_band(listed.lasts, at, rulebook.tz)
+    if band is not None:  # a stay opened before the band has run its length by `at`: leave it out early
+        opens = opens.filter(opens.x >= band[0])
     opens = opens.mutate(stay=ibis.row_number().over(ibis.window(order_by=["subject", "x", "pos"])))
     close = ibis.null(TS)
     if listed.leave_on:
