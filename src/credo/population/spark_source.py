@@ -62,7 +62,9 @@ def ledger_table(connection: Any, path: str | Path, rulebook: Rulebook) -> ir.Ta
         if first is None:  # no rows: nothing for file mode's row check to refuse either
             return records_table([])
         return _refuse(frame, first, text, rulebook, local)
-    checked = _checked(frame, rulebook, dict(frame.dtypes))
+    # Read and checked once, kept on the executors: the checks below and the population
+    # definition read the records many times over, and a plan of the checks would repeat them.
+    checked = _checked(frame, rulebook, dict(frame.dtypes)).localCheckpoint(eager=True)
     found = checked.agg(
         F.min(F.when(~F.col("ok"), F.col("credo_row"))).alias("bad"),
         F.max(F.col("id").isNull().cast("int")).alias("idless"),
@@ -84,10 +86,8 @@ def ledger_table(connection: Any, path: str | Path, rulebook: Rulebook) -> ir.Ta
         repeat = again.orderBy("credo_row").select("id", "credo_row", "first").first()
     if bad is None and repeat is None:
         name = f"credo_ledger_{next(_views)}"
-        # Checked once: the population definition reads the records many times over, and a view
-        # of the checks would repeat them in every part of its plan.
         records = checked.select("subject", "kind", "behaviour", "at", F.col("credo_row").alias("pos"))
-        records.localCheckpoint(eager=True).createOrReplaceTempView(name)
+        records.createOrReplaceTempView(name)
         table = connection.table(name)
         return table.mutate(at=table.at.cast("timestamp('UTC', 6)"))
     if repeat is not None and (bad is None or repeat["credo_row"] < bad):
