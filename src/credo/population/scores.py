@@ -76,8 +76,9 @@ def rules_table(name: str, run: PopulationRun) -> ir.Table:
             rows["v_from"].append(None if effective is None else effective.astimezone(dt.UTC))
             rows["v_to"].append(None if until is None else until.astimezone(dt.UTC))
             band = (BEGINNING, BEGINNING) if rule.expires_after is None else expiry_band(rule.expires_after, run.at, tz)
-            rows["exp_lo"].append((band or (BEGINNING, FOREVER))[0])
-            rows["exp_hi"].append((band or (BEGINNING, FOREVER))[1])
+            lo, hi = band or (BEGINNING, FOREVER)  # no band found: every record's expiry is worked out
+            rows["exp_lo"].append(lo)
+            rows["exp_hi"].append(hi)
             rows["cap_from"].append(_cap_from(rule, run) if len(versions) == 1 else None)
     schema = {"behaviour": "string", "ladder": "array<float64>", "rungs": "int64", "sign": "int64",
               "reset": "boolean", "exp_m": "int64", "exp_d": "int64", "exp_s": "int64", "win_m": "int64",

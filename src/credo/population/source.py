@@ -38,9 +38,9 @@ _tables = itertools.count(1)
 #: full set costs seven times as much, so a subject or id holding such a character goes to file
 #: mode's reader. Other fields need no such care: a behaviour, kind, source or instant with one
 #: fails its check.
-_SPACES = "".join(f"\\x{{{ord(char):x}}}" for char in map(chr, range(0x110000)) if char.isspace() and char != " ")
+SPACES = "".join(f"\\x{{{ord(char):x}}}" for char in map(chr, range(0x110000)) if char.isspace() and char != " ")
 #: A value file mode would not read as it is: padded at either edge, or holding other whitespace.
-_UNREAD = f"^[ {_SPACES}]|[ {_SPACES}]$|[{_SPACES}]"
+_UNREAD = f"^[ {SPACES}]|[ {SPACES}]$|[{SPACES}]"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _edged(column: str, present: set[str]) -> str:
     regular-expression scan, far cheaper than trimming the whole set from every value."""
     if column not in present:
         return "FALSE"
-    return f"coalesce(regexp_matches(CAST({column} AS VARCHAR), {_quote(f'[{_SPACES}]')}), FALSE)"
+    return f"coalesce(regexp_matches(CAST({column} AS VARCHAR), {_quote(f'[{SPACES}]')}), FALSE)"
 
 
 def _text(column: str, present: set[str]) -> str:

@@ -25,12 +25,11 @@ import ibis.expr.types as ir
 from credo.errors import RecordError
 from credo.ledger.files import IGNORED, KINDS, OPTIONAL, REQUIRED, read_records, record_from_row
 from credo.population.duckdb import records_table
-from credo.population.source import ISO
+from credo.population.source import ISO, SPACES
 from credo.rules.model import Rulebook
 
-#: Every character Python's str.strip() removes, as a Java regular-expression class.
-_WHITESPACE = "".join(f"\\x{{{ord(char):x}}}" for char in map(chr, range(0x110000)) if char.isspace())
-_EDGES = f"\\A[{_WHITESPACE}]+|[{_WHITESPACE}]+\\z"
+#: Every character Python's str.strip() removes, at either edge (a Java regular expression).
+_EDGES = f"\\A[ {SPACES}]+|[ {SPACES}]+\\z"
 _views = itertools.count(1)
 
 
@@ -112,7 +111,8 @@ def _checked(frame: Any, rulebook: Rulebook, types: dict[str, str]) -> Any:
         return F.when(raw(name).isNull() | (raw(name) == ""), F.lit(None)).otherwise(stripped(name))
 
     def required(name: str) -> Column:
-        return F.when(stripped(name) != "", stripped(name))
+        value = stripped(name)
+        return F.when(value != "", value)
 
     at_type = types["at"].lower()
     if at_type.startswith("timestamp") or at_type == "date":  # naive ones are read in the rulebook's zone
