@@ -178,3 +178,54 @@ def test_docs_need_no_network(store: SqlStore) -> None:
     assert "cdn" not in page.text.lower() and "/docs-assets/swagger-ui-bundle.js" in page.text
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/htmx.min.js").status_code == 200
+
+
+def test_the_public_page_shows_the_newest_population_count(store: SqlStore, tmp_path: Path) -> None:
+    from credo.service.overview import count_population
+
+    assert "No population count has been made yet" in browser(store).get("/rulebook").text
+    summary = count_population(Ledger(store, lambda: NOW), store, NOW, tmp_path / "run", clock=lambda: NOW)
+    text = browser(store).get("/rulebook").text
+    debtors = summary["lists"]["dishonest_judgment_debtors"]
+    assert debtors > 0
+    assert re.search(rf"dishonest judgment debtors</td><td class=\"num\">{debtors}</td>", text), text
+    assert f"Of {summary['subjects']:,} people and organisations" in text
+    assert "computed 1 June 2025, 08:00" in text  # when, in the rulebook's zone
+
+
+def test_the_auditor_replays_a_logged_decision_and_checks_the_chain(store: SqlStore, keys: dict[str, str]) -> None:
+    api = browser(store)
+    asked = api.post("/v1/decisions", json={"subject": "p-zhang-wei", "action": "buy_flight_ticket"},
+                     headers={"Authorization": f"Bearer {keys['provider']}"})  # fmt: skip
+    assert asked.status_code == 200
+    auditor = browser(store)
+    sign_in(auditor, keys["auditor"])
+    log = auditor.get("/desk/decisions")
+    assert log.status_code == 200 and "p-zhang-wei" in log.text and "refused" in log.text
+    link = re.search(r'href="(/desk/decisions/[0-9a-f]+)"', log.text)
+    assert link
+    replayed = auditor.get(link.group(1))
+    assert replayed.status_code == 200 and "the same" in replayed.text
+    assert auditor.get("/desk/decisions/nope").status_code == 404
+    chain = auditor.get("/desk/chain")
+    assert chain.status_code == 200 and store.verify().head in chain.text
+    reviewer = browser(store)
+    sign_in(reviewer, keys["reviewer"])
+    assert reviewer.get("/desk/decisions").status_code == 403
+
+
+def test_a_one_time_link_signs_in_once(store: SqlStore, keys: dict[str, str]) -> None:
+    from credo.service.auth import digest
+
+    app = create_app(store, lambda: NOW)
+    token = app.state.sessions.one_time_link(digest(keys["subject"]))
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    form = client.get(f"/sign-in/once/{token}")
+    assert form.status_code == 200 and keys["subject"] not in form.text
+    used = client.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(form.text)})
+    assert used.status_code == 303 and used.headers["location"] == "/me"
+    assert client.get("/me").status_code == 200
+    again = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    second = again.get(f"/sign-in/once/{token}")
+    spent = again.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(second.text)})
+    assert spent.status_code == 401 and "used already" in spent.text

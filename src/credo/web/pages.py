@@ -24,10 +24,11 @@ from credo.semantics import NoRulebookInForce
 from credo.service.appeals import Appeals
 from credo.service.auth import KeyRing
 from credo.service.errors import ApiError
+from credo.service.replay import UnknownDecision, replay
 from credo.service.views import whole_file
 from credo.storage.sql import SqlStore
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
-from credo.web.views import person_file, rulebook_page, when
+from credo.web.views import person_file, population_figures, rulebook_page, run_history, when
 
 HERE = Path(__file__).parent
 #: No inline script or style anywhere; every asset is served from this origin.
@@ -116,7 +117,9 @@ def mount_pages(
         version = next((v for v in reversed(history.versions) if v.effective <= now), None)
         if version is None:
             return problem(request, 404, "No rulebook yet", "No rulebook is in force yet: nothing is scored.")
-        return page(request, "rulebook.html", book=rulebook_page(version.rulebook, version.effective))
+        figures = population_figures(store.population_runs(limit=1), version.rulebook)
+        book = rulebook_page(version.rulebook, version.effective)
+        return page(request, "rulebook.html", book=book, figures=figures)
 
     @router.get("/rulebook/versions", response_class=HTMLResponse)
     def public_versions(request: Request) -> HTMLResponse:
@@ -159,6 +162,22 @@ def mount_pages(
             found = sessions.sign_in(key, response, request)
         except SignInRequired as exc:
             return sign_in_page(request, str(exc), 401)
+        response.headers["location"] = "/me" if found.role == "subject" else "/desk"
+        return response
+
+    @router.get("/sign-in/once/{token}", response_class=HTMLResponse)
+    def one_time_form(request: Request, token: str) -> HTMLResponse:
+        # A page with a button rather than a sign-in on GET, so that a link preview cannot spend it.
+        sign_in_token = sessions.sign_in_token(request)
+        response = page(request, "sign_in_once.html", token=token, csrf=sign_in_token)
+        sessions.keep_sign_in_token(request, response, sign_in_token)
+        return response
+
+    @router.post("/sign-in/once/{token}")
+    def one_time(request: Request, token: str, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        sessions.check_sign_in_token(request, csrf)
+        response = RedirectResponse("/", status_code=303)
+        found = sessions.redeem(token, response, request)
         response.headers["location"] = "/me" if found.role == "subject" else "/desk"
         return response
 
@@ -222,7 +241,17 @@ def mount_pages(
             for a in waiting
         ]
         may_review = session.key.role == "reviewer"
-        return page(request, "desk.html", appeals=rows, may_review=may_review, role=session.key.role)
+        rulebook = history.in_force(now) if history else None
+        runs = run_history(store.population_runs(), rulebook) if rulebook else []
+        return page(
+            request,
+            "desk.html",
+            appeals=rows,
+            may_review=may_review,
+            role=session.key.role,
+            runs=runs,
+            list_names=list(runs[0].lists) if runs else [],
+        )
 
     @router.get("/desk/appeals/{appeal_id}", response_class=HTMLResponse)
     def review(request: Request, appeal_id: str) -> HTMLResponse:
@@ -266,6 +295,47 @@ def mount_pages(
         appeals.resolve(appeal_id, outcome, reason.strip(), f"reviewer {session.key.key_hash[:12]}")
         return RedirectResponse("/desk", status_code=303)
 
+    @router.get("/desk/decisions", response_class=HTMLResponse)
+    def decision_log(request: Request) -> HTMLResponse:
+        session = signed_in(request, "auditor", "admin")
+        tz = zone_now()
+        rows = [
+            {"id": d.id, "subject": d.subject, "action": d.action.replace("_", " "),
+             "at": when(from_micros(d.at_us), tz), "decided": when(from_micros(d.decided_us), tz),
+             "answer": {"deny": "refused", "allow": "allowed"}.get(str(d.answer.get("decision")), "?")}
+            for d in store.recent_decisions(100)
+        ]  # fmt: skip
+        return page(request, "decisions.html", decisions=rows, may_replay=session.key.role == "auditor")
+
+    @router.get("/desk/decisions/{decision_id}", response_class=HTMLResponse)
+    def replayed(request: Request, decision_id: str) -> HTMLResponse:
+        signed_in(request, "auditor")
+        try:
+            result = replay(store, decision_id)
+        except UnknownDecision:
+            return problem(
+                request, 404, "No such decision", "No decision with that id is in the log.", "/desk/decisions"
+            )
+        return page(
+            request,
+            "replay.html",
+            decision_id=decision_id,
+            same=result.same,
+            logged=result.logged,
+            recomputed=result.recomputed,
+        )
+
+    @router.get("/desk/chain", response_class=HTMLResponse)
+    def chain(request: Request) -> HTMLResponse:
+        signed_in(request, "auditor", "admin")
+        report = store.verify()
+        return page(request, "chain.html", report=report)
+
+    def zone_now() -> dt.tzinfo:
+        history = ledger.history()
+        return history.versions[-1].rulebook.tz if history else dt.UTC
+
+    app.state.sessions = sessions  # `credo demo` makes one-time sign-in links with it
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(PageHeaders)

@@ -8,6 +8,8 @@ Every form posts the token back, and a post whose token is not the session's is 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -44,18 +46,40 @@ class Sessions:
         self.keyring = keyring
         self.max_age = max_age
         self.signer = URLSafeTimedSerializer(secret or secrets.token_urlsafe(32), salt="credo-session")
+        self._links: dict[str, tuple[str, float]] = {}  # one-time link token -> (key hash, expiry)
+        self._links_lock = threading.Lock()
+
+    def one_time_link(self, key_hash: str, lifetime: float = 3600.0) -> str:
+        """A token for a sign-in link that works once, within `lifetime` seconds, and is not the key
+        (kept in this process's memory only: a restart voids every link)."""
+        token = secrets.token_urlsafe(24)
+        with self._links_lock:
+            self._links[token] = (key_hash, time.monotonic() + lifetime)
+        return token
+
+    def redeem(self, token: str, response: Response, request: Request) -> StoredKey:
+        """Spend a one-time link: a session for its key, or SignInRequired when it is spent or stale."""
+        with self._links_lock:
+            hashed, expires = self._links.pop(token, ("", 0.0))
+        key = self.keyring.by_hash(hashed) if hashed and time.monotonic() < expires else None
+        if key is None:
+            raise SignInRequired("this sign-in link was used already or has expired; sign in with your key")
+        self._open(key, response, request)
+        return key
 
     def sign_in(self, key_text: str, response: Response, request: Request) -> StoredKey:
         """Check a key and open a session for it; raises SignInRequired for an unknown key."""
         found = self.keyring.find(key_text.strip()) if key_text.strip() else None
         if found is None:
             raise SignInRequired("that key is not known here: check it and try again")
-        token = secrets.token_urlsafe(24)
-        cookie = self.signer.dumps({"k": found.key_hash, "c": token})
+        self._open(found, response, request)
+        return found
+
+    def _open(self, key: StoredKey, response: Response, request: Request) -> None:
+        cookie = self.signer.dumps({"k": key.key_hash, "c": secrets.token_urlsafe(24)})
         response.set_cookie(COOKIE, cookie, max_age=self.max_age, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https", path="/")  # fmt: skip
         response.delete_cookie(PRE_COOKIE, path="/")
-        return found
 
     def current(self, request: Request) -> Session | None:
         """The signed-in session, or None when there is none, it expired or its key is gone."""

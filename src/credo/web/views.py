@@ -28,6 +28,7 @@ from credo.semantics import NoRulebookInForce, explain
 from credo.semantics.state import SubjectState
 from credo.service.views import own_records
 from credo.storage.logs import AppealRow
+from credo.storage.runs import PopulationRunRow
 from credo.storage.sql import SqlStore
 
 
@@ -583,3 +584,78 @@ def _appeal_view(appeal: AppealRow, now: dt.datetime, tz: dt.tzinfo) -> AppealVi
 
 def no_rulebook(exc: NoRulebookInForce) -> str:
     return f"No rulebook is in force yet, so there is nothing to show ({exc})."
+
+
+# Population figures, from the runs kept in the store.
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    detail: str
+    count: int
+    share: str  # of all subjects, in words: "12.5%"
+
+
+@dataclass(frozen=True)
+class PopulationFigures:
+    computed: str
+    at: str
+    subjects: int
+    records: int
+    tiers: dict[str, list[Count]]  # program -> tiers in order of their bounds, best first
+    lists: list[Count]
+    measures: list[Count]
+
+
+def _share(count: int, whole: int) -> str:
+    return f"{100 * count / whole:.1f}%" if whole else "0%"
+
+
+def population_figures(runs: list[PopulationRunRow], rulebook: Rulebook) -> PopulationFigures | None:
+    """The newest run's counts, in the rulebook's words; None when no run was kept."""
+    if not runs:
+        return None
+    run, tz = runs[0], rulebook.tz
+    summary = run.summary
+    whole = int(summary.get("subjects", 0))
+    tiers = {}
+    for name, program in rulebook.programs.items():
+        counted = summary.get("tiers", {}).get(name, {})
+        order = list(reversed(program.tier_order())) + [tier for tier in counted if tier not in program.tiers]
+        tiers[humane(name)] = [
+            Count(tier if tier != "None" else "no grade", "", int(counted.get(tier, 0)),
+                  _share(int(counted.get(tier, 0)), whole))
+            for tier in order
+        ]  # fmt: skip
+    lists = [
+        Count(humane(name), listed.description or "", int(summary.get("lists", {}).get(name, 0)),
+              _share(int(summary.get("lists", {}).get(name, 0)), whole))
+        for name, listed in rulebook.lists.items()
+    ]  # fmt: skip
+    measures = [
+        Count(humane(measure.action), measure.detail or humane(name), int(summary.get("measures", {}).get(name, 0)),
+              _share(int(summary.get("measures", {}).get(name, 0)), whole))
+        for name, measure in rulebook.measures.items()
+    ]  # fmt: skip
+    return PopulationFigures(when(from_micros(run.computed_us), tz), when(from_micros(run.at_us), tz), whole,
+                             int(summary.get("records", 0)), tiers, lists, measures)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunLine:
+    computed: str
+    at: str
+    subjects: int
+    lists: dict[str, int]
+
+
+def run_history(runs: list[PopulationRunRow], rulebook: Rulebook) -> list[RunLine]:
+    """Every kept run, newest first: the population on each list over time."""
+    tz = rulebook.tz
+    return [
+        RunLine(when(from_micros(run.computed_us), tz), when(from_micros(run.at_us), tz),
+                int(run.summary.get("subjects", 0)),
+                {humane(name): int(run.summary.get("lists", {}).get(name, 0)) for name in rulebook.lists})
+        for run in runs
+    ]  # fmt: skip
