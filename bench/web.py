@@ -41,8 +41,14 @@ from credo.storage.runs import PopulationRunRow  # noqa: E402
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 RULEBOOK = ROOT / "scenarios" / "article" / "rulebook.yaml"
 #: (behaviour, source): what one person's long file is made of.
-KINDS = [("bill_paid_on_time", "bank"), ("late_utility_fees", "utility"), ("charity_donation", "charity_federation"),
-         ("judgment_defaulted", "court"), ("judgment_performed", "court"), ("dangerous_driving", "traffic_police")]  # fmt: skip
+KINDS = [
+    ("bill_paid_on_time", "bank"),
+    ("late_utility_fees", "utility"),
+    ("charity_donation", "charity_federation"),
+    ("judgment_defaulted", "court"),
+    ("judgment_performed", "court"),
+    ("dangerous_driving", "traffic_police"),
+]
 
 
 def percentile(values: list[float], share: float) -> float:
