@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	touch $(STAMP)
 
+# A synthetic city in the browser: built into demo/ on first run (about a minute), reused after.
 demo: $(STAMP)
-	$(BIN)/credo report scenarios/article/rulebook.yaml scenarios/article/example-ledger.csv --at 2025-06-01
+	$(BIN)/credo demo --folder demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scenarios

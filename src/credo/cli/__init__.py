@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from credo.cli import ledger, population, questions, rulebooks, service, simulation
+from credo.cli import demo, ledger, population, questions, rulebooks, service, simulation
 
 app = typer.Typer(
     name="credo",
@@ -18,7 +18,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (rulebooks, questions, ledger, service, population, simulation):
+for module in (rulebooks, questions, ledger, service, population, simulation, demo):
     module.register(app)
 
 

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, ledger, stderr, stdout
+from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, stderr, stdout, store
 from credo.errors import CredoError
+from credo.ledger.book import Ledger
 from credo.rules import load_rulebook, parse_instant
 
 
@@ -38,13 +39,15 @@ def population(
     """Score a whole population with DuckDB or Spark; write Parquet files and summary.json.
 
     Given RULEBOOK and RECORDS it reads the file (DuckDB reads and checks it itself); given
-    neither it reads the counting records and every rulebook version from the store.
+    neither it reads the counting records and every rulebook version from the store, and keeps
+    the run's counts there (the public rulebook page and the desk show the newest).
     """
     if engine not in {"duckdb", "spark"}:
         fail(f"unknown engine {engine!r}; use duckdb or spark")
     if (rulebook is None) != (records is None):
         fail("give both RULEBOOK and RECORDS (file mode), or neither (store mode)")
     from credo.population.run import start, write_population
+    from credo.service.overview import count_population
 
     began = time.perf_counter()
     try:
@@ -54,18 +57,20 @@ def population(
                 instant = parse_instant(at, book.tz)
                 run = start(book, records, instant, engine, memory_limit)
             else:
-                store = ledger(url)
-                instant = store.instant(at)
-                known = None if known_at is None else store.instant(known_at)
-                history = store.history(known)
-                versions = [(version.effective, version.rulebook) for version in history.versions]
-                run = start(history.require(instant), store.counting_records(known), instant, engine, memory_limit,
-                            versions)  # fmt: skip
+                run = None
 
             def step(name: str) -> None:
                 status.update(f"computing {name} ({time.perf_counter() - began:.0f} s so far)")
 
-            summary = write_population(run, out, step)
+            if run is not None:
+                summary = write_population(run, out, step)
+            else:  # store mode: the run's counts are kept in the store for the pages
+                opened = store(url)
+                stored = Ledger(opened)
+                instant = stored.instant(at)
+                known = None if known_at is None else stored.instant(known_at)
+                summary = count_population(stored, opened, instant, out, engine=engine, memory_limit=memory_limit,
+                                           known_at=known, step=step)  # fmt: skip
     except CredoError as exc:
         fail(str(exc))
     stdout.print(json.dumps(summary, indent=2), markup=False)

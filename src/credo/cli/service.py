@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -27,7 +28,7 @@ def serve(
 
     import uvicorn
 
-    app = create_app(store(url), rate=rate, burst=burst)
+    app = create_app(store(url), rate=rate, burst=burst, session_secret=os.environ.get("CREDO_SESSION_SECRET"))
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
     # The state cache holds many small objects; the default thresholds would have the cyclic
     # collector walk all of them every few hundred requests, a pause each time at the tail of the

@@ -25,6 +25,7 @@ from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
+from credo.service.docs import offline_docs
 from credo.service.errors import ApiError
 from credo.service.models import (
     MAX_BODY,
@@ -37,9 +38,10 @@ from credo.service.models import (
 )
 from credo.service.notices import notify
 from credo.service.replay import UnknownDecision, replay
-from credo.service.views import own_records, public_decision
+from credo.service.views import own_records, public_decision, whole_file
 from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
+from credo.web.pages import mount_pages
 
 
 class BodyLimit:
@@ -66,11 +68,13 @@ def create_app(
     rate: float = 1000.0,
     burst: int = 2000,
     ticker: Callable[[], float] = time.monotonic,
+    session_secret: str | None = None,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
     Each key may make `rate` requests a second on average (bursts up to `burst`); past that the
-    answer is 429 with Retry-After.
+    answer is 429 with Retry-After. `session_secret` signs the pages' session cookies (a random one
+    per process when not given: sessions then end when the server restarts).
     """
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store)
@@ -78,8 +82,10 @@ def create_app(
     appeals = Appeals(store, ledger, clock)
     cache = StateCache(store, ledger)
     decision_log = DecisionLog(store)
-    app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
+    app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.",
+                  docs_url=None, redoc_url=None)  # fmt: skip
     errors.install(app)
+    offline_docs(app)
 
     app.add_middleware(BodyLimit)
 
@@ -306,17 +312,10 @@ def create_app(
     @app.get("/v1/me/export")
     def export(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """The subject's whole file (GDPR Art. 15)."""
-        subject = key.subject or ""
-        return {
-            "subject": subject,
-            "now": clock().isoformat(),
-            "summary": own_state(key).summary(),
-            "explanation": explain(own_state(key)),
-            "records": own_records(store, ledger, subject, clock()),
-            "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
-            "appeals": [view(appeal, clock()) for appeal in store.appeals(subject)],
-            "notices": store.notices(subject),
-        }
+        try:
+            return whole_file(store, ledger, key.subject or "", clock())
+        except NoRulebookInForce as exc:
+            raise ApiError(404, str(exc)) from exc
 
     @app.get("/v1/me/notices")
     def my_notices(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
@@ -345,4 +344,5 @@ def create_app(
         actor = f"reviewer {key.key_hash[:12]}"
         return view(appeals.resolve(appeal_id, resolution.outcome, resolution.reason, actor), clock())
 
+    mount_pages(app, store, ledger, appeals, keyring, clock, session_secret)
     return app

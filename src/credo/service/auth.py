@@ -62,11 +62,19 @@ class KeyRing:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'")
-        hashed = digest(key.strip())
-        found = self.known.get(hashed) or self.store.key(hashed)
+        found = self.find(key.strip())
         if found is None:
             raise ApiError(401, "unknown API key")
-        self.known[hashed] = found
+        return found
+
+    def find(self, key: str) -> StoredKey | None:
+        """The stored key for a key's text, or None (the pages' sign-in asks this too)."""
+        return self.by_hash(digest(key))
+
+    def by_hash(self, hashed: str) -> StoredKey | None:
+        found = self.known.get(hashed) or self.store.key(hashed)
+        if found is not None:
+            self.known[hashed] = found
         return found
 
 

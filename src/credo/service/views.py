@@ -10,7 +10,7 @@ from credo.ledger.chain import from_micros
 from credo.ledger.model import counting
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
-from credo.semantics import Decision
+from credo.semantics import Decision, explain
 from credo.service.appeals import view
 from credo.storage.sql import SqlStore
 
@@ -92,3 +92,18 @@ def _status(pending: bool, actions: list[str]) -> str:
     if suspended:
         return "suspended"
     return "awaiting confirmation" if pending and "confirm" not in actions else "counting"
+
+
+def whole_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> dict[str, Any]:
+    """Everything held about the subject (GDPR Art. 15): the API's export and the page's download."""
+    state = ledger.state(subject, now)
+    return {
+        "subject": subject,
+        "now": now.isoformat(),
+        "summary": state.summary(),
+        "explanation": explain(state),
+        "records": own_records(store, ledger, subject, now),
+        "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
+        "appeals": [view(appeal, now) for appeal in store.appeals(subject)],
+        "notices": store.notices(subject),
+    }

@@ -92,6 +92,12 @@ class ServiceLog:
             row = connection.execute(select(schema.decisions).where(schema.decisions.c.id == decision_id)).first()
         return None if row is None else _logged(row)
 
+    def recent_decisions(self, limit: int = 50) -> list[LoggedDecision]:
+        """The newest logged decisions first (the desk's decision log)."""
+        query = select(schema.decisions).order_by(schema.decisions.c.decided_us.desc()).limit(limit)
+        with self._connect() as connection:
+            return [_logged(row) for row in connection.execute(query)]
+
     def decisions_of(self, subject: str) -> Iterator[LoggedDecision]:
         with self._connect() as connection:
             rows = connection.execute(select(schema.decisions).where(schema.decisions.c.subject == subject)).all()

@@ -137,3 +137,16 @@ notices = Table(
 
 #: When the passing of time was last checked for notices and appeal deadlines.
 sweeps = Table("sweeps", metadata, Column("at_us", BigInteger, primary_key=True))
+
+#: What a population run found (counts by tier, list and measure), so that pages show figures
+#: without a query over every record on each view. Derived data: a run can always be redone.
+population_runs = Table(
+    "population_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("computed_us", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("ledger_position", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),  # the run's summary.json
+    Index("population_runs_computed", "computed_us"),
+)

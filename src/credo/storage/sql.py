@@ -28,6 +28,7 @@ from credo.errors import CredoError
 from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, canonical, micros, verify_chain
 from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
 from credo.storage.logs import ServiceLog
+from credo.storage.runs import PopulationRuns
 from credo.storage.schema import (
     CORRECTION_FIELDS,
     RECORD_FIELDS,
@@ -94,7 +95,7 @@ def safe_url(url: str) -> str:
         return url
 
 
-class SqlStore(ServiceLog):
+class SqlStore(ServiceLog, PopulationRuns):
     """One Store over SQLAlchemy; the SQLite and PostgreSQL subclasses say only what differs."""
 
     dialect = ""

@@ -1,0 +1,231 @@
+"""The pages, rendered for every role through TestClient, their words checked against the data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from credo.ledger.book import Ledger
+from credo.rules import load_rulebook
+from credo.service import create_app, create_key
+from credo.storage import SqlStore
+from tests.conftest import SCENARIOS
+from tests.stores import initialised, sqlite_url
+
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+ARTICLE = SCENARIOS / "article" / "rulebook.yaml"
+EXAMPLE = SCENARIOS / "article" / "example-ledger.csv"
+ROLES = ("agency", "provider", "subject", "reviewer", "auditor", "admin")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqlStore]:
+    store = initialised(sqlite_url(tmp_path))
+    Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(ARTICLE, "2019-01-01")
+    Ledger(store, lambda: NOW).ingest(EXAMPLE)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def keys(store: SqlStore) -> dict[str, str]:
+    return {
+        "agency": create_key(store, "agency", NOW, source="court"),
+        "provider": create_key(store, "provider", NOW, actions=("buy_flight_ticket",)),
+        "subject": create_key(store, "subject", NOW, subject="p-zhang-wei"),
+        "other": create_key(store, "subject", NOW, subject="p-li-na"),
+        "reviewer": create_key(store, "reviewer", NOW),
+        "auditor": create_key(store, "auditor", NOW),
+        "admin": create_key(store, "admin", NOW),
+    }
+
+
+def browser(store: SqlStore) -> TestClient:
+    return TestClient(create_app(store, lambda: NOW), raise_server_exceptions=False, follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, key: str) -> str:
+    """Sign in through the form; return where it sends the person."""
+    form = client.get("/sign-in")
+    assert form.status_code == 200
+    answer = client.post("/sign-in", data={"key": key, "csrf": csrf_of(form.text)})
+    assert answer.status_code == 303, answer.text
+    assert key not in answer.headers["location"]
+    return answer.headers["location"]
+
+
+def test_the_public_rulebook_reads_as_a_document(store: SqlStore) -> None:
+    page = browser(store).get("/rulebook")
+    assert page.status_code == 200
+    rulebook = load_rulebook(ARTICLE)
+    text = page.text
+    for measure in rulebook.measures.values():
+        assert measure.detail in text.replace("&#39;", "'").replace("&amp;", "&")
+        assert (measure.basis or "") in text.replace("&#39;", "'").replace("&amp;", "&")
+    for name in rulebook.lists:
+        assert name.replace("_", " ") in text
+    assert "Rights impact report" in text
+    assert 'href="/v1/rulebook"' in text  # its JSON twin
+    assert "content-security-policy" in page.headers
+    assert "'unsafe-inline'" not in page.headers["content-security-policy"]
+
+
+def test_a_person_reads_their_list_its_measures_and_latest_end(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    assert sign_in(client, keys["subject"]) == "/me"
+    page = client.get("/me")
+    assert page.status_code == 200, page.text
+    rulebook = load_rulebook(ARTICLE)
+    detail = rulebook.measures["flight_ban"].detail
+    assert "dishonest judgment debtors" in page.text
+    assert detail in page.text.replace("&#39;", "'")
+    assert "10 September 2026" in page.text  # the stay's latest end, in the rulebook's zone
+    assert "p-li-na" not in page.text  # nobody else's data
+
+
+def test_the_appeal_flow_from_sign_in_to_notice(store: SqlStore, keys: dict[str, str]) -> None:
+    person, reviewer = browser(store), browser(store)
+    sign_in(person, keys["subject"])
+    page = person.get("/me").text
+    record = store.records("p-zhang-wei")[-1].id
+    empty = person.post("/me/appeals", data={"record": record, "statement": "  ", "csrf": csrf_of(page)})
+    assert empty.status_code == 400 and "write a few words" in empty.text
+    filed = person.post("/me/appeals", data={"record": record, "statement": "I paid.", "csrf": csrf_of(page)})
+    assert filed.status_code == 303
+    assert "pending" in person.get("/me").text
+
+    assert sign_in(reviewer, keys["reviewer"]) == "/desk"
+    desk = reviewer.get("/desk").text
+    link = re.search(r'href="(/desk/appeals/[0-9a-f]+)"', desk)
+    assert link, desk
+    review = reviewer.get(link.group(1))
+    assert "I paid." in review.text and record in review.text
+    decision = {"outcome": "reverse", "reason": "Paid on time.", "csrf": csrf_of(review.text)}
+    done = reviewer.post(link.group(1), data=decision)
+    assert done.status_code == 303
+    after = person.get("/me").text
+    assert "won" in after and "Paid on time." in after
+
+
+def test_forms_without_the_session_token_are_refused(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    sign_in(client, keys["subject"])
+    record = store.records("p-zhang-wei")[-1].id
+    answer = client.post("/me/appeals", data={"record": record, "statement": "x", "csrf": "forged"})
+    assert answer.status_code == 400
+    assert store.appeals("p-zhang-wei") == []
+    stale = client.post("/sign-in", data={"key": keys["subject"], "csrf": "forged"})
+    assert stale.status_code == 400
+
+
+def test_each_role_reaches_only_its_pages(store: SqlStore, keys: dict[str, str]) -> None:
+    anonymous = browser(store)
+    assert anonymous.get("/me").status_code == 401
+    assert anonymous.get("/desk").status_code == 401
+    for role in ROLES:
+        client = browser(store)
+        sign_in(client, keys[role])
+        assert client.get("/me").status_code == (200 if role == "subject" else 403), role
+        assert client.get("/desk").status_code == (200 if role in ("reviewer", "auditor", "admin") else 403), role
+        assert client.get("/rulebook").status_code == 200
+
+
+def test_an_unknown_key_and_a_signed_out_session(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    form = client.get("/sign-in")
+    wrong = client.post("/sign-in", data={"key": "credo_subject_nope", "csrf": csrf_of(form.text)})
+    assert wrong.status_code == 401 and "not known" in wrong.text
+    sign_in(client, keys["subject"])
+    page = client.get("/me").text
+    assert client.post("/sign-out", data={"csrf": csrf_of(page)}).status_code == 303
+    assert client.get("/me").status_code == 401
+
+
+def test_a_tampered_cookie_is_no_session(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    sign_in(client, keys["subject"])
+    cookie = client.cookies.get("credo_session")
+    assert cookie and keys["subject"] not in cookie
+    client.cookies.set("credo_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
+    assert client.get("/me").status_code == 401
+
+
+def test_the_download_is_the_whole_file(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    sign_in(client, keys["subject"])
+    page = client.get("/me/export")
+    assert page.status_code == 200
+    assert page.json()["subject"] == "p-zhang-wei"
+    api = client.get("/v1/me/export", headers={"Authorization": f"Bearer {keys['subject']}"})
+    assert api.json()["records"] == page.json()["records"]
+
+
+def test_docs_need_no_network(store: SqlStore) -> None:
+    client = browser(store)
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/static/htmx.min.js").status_code == 200
+
+
+def test_the_public_page_shows_the_newest_population_count(store: SqlStore, tmp_path: Path) -> None:
+    from credo.service.overview import count_population
+
+    assert "No population count has been made yet" in browser(store).get("/rulebook").text
+    summary = count_population(Ledger(store, lambda: NOW), store, NOW, tmp_path / "run", clock=lambda: NOW)
+    text = browser(store).get("/rulebook").text
+    debtors = summary["lists"]["dishonest_judgment_debtors"]
+    assert debtors > 0
+    assert re.search(rf"dishonest judgment debtors</td><td class=\"num\">{debtors}</td>", text), text
+    assert f"Of {summary['subjects']:,} people and organisations" in text
+    assert "computed 1 June 2025, 08:00" in text  # when, in the rulebook's zone
+
+
+def test_the_auditor_replays_a_logged_decision_and_checks_the_chain(store: SqlStore, keys: dict[str, str]) -> None:
+    api = browser(store)
+    asked = api.post("/v1/decisions", json={"subject": "p-zhang-wei", "action": "buy_flight_ticket"},
+                     headers={"Authorization": f"Bearer {keys['provider']}"})  # fmt: skip
+    assert asked.status_code == 200
+    auditor = browser(store)
+    sign_in(auditor, keys["auditor"])
+    log = auditor.get("/desk/decisions")
+    assert log.status_code == 200 and "p-zhang-wei" in log.text and "refused" in log.text
+    link = re.search(r'href="(/desk/decisions/[0-9a-f]+)"', log.text)
+    assert link
+    replayed = auditor.get(link.group(1))
+    assert replayed.status_code == 200 and "the same" in replayed.text
+    assert auditor.get("/desk/decisions/nope").status_code == 404
+    chain = auditor.get("/desk/chain")
+    assert chain.status_code == 200 and store.verify().head in chain.text
+    reviewer = browser(store)
+    sign_in(reviewer, keys["reviewer"])
+    assert reviewer.get("/desk/decisions").status_code == 403
+
+
+def test_a_one_time_link_signs_in_once(store: SqlStore, keys: dict[str, str]) -> None:
+    from credo.service.auth import digest
+
+    app = create_app(store, lambda: NOW)
+    token = app.state.sessions.one_time_link(digest(keys["subject"]))
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    form = client.get(f"/sign-in/once/{token}")
+    assert form.status_code == 200 and keys["subject"] not in form.text
+    used = client.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(form.text)})
+    assert used.status_code == 303 and used.headers["location"] == "/me"
+    assert client.get("/me").status_code == 200
+    again = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    second = again.get(f"/sign-in/once/{token}")
+    spent = again.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(second.text)})
+    assert spent.status_code == 401 and "used already" in spent.text
