@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -48,7 +49,7 @@ MemoryOpt = Annotated[
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clean message on stderr and a non-zero exit (2: bad input)."""
-    stderr.print(f"[red]credo: error:[/red] {message}", markup=True)
+    stderr.print(f"[red]credo: error:[/red] {escape(message)}", markup=True)  # a message may hold [a, b]
     raise typer.Exit(code)
 
 
