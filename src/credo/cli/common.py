@@ -70,3 +70,21 @@ def store(url: str, *, existing: bool = True) -> SqlStore:
 
 def ledger(url: str) -> Ledger:
     return Ledger(store(url))
+
+
+def instant_syntax(text: str | None) -> str | None:
+    """An instant option checked when the command line is read, so that its error names the option.
+
+    Only the syntax: the zone of a bare date is the rulebook's, known once the command runs.
+    """
+    import datetime as dt
+
+    from credo.rules import parse_instant
+
+    if text is None:
+        return None
+    try:
+        parse_instant(text, dt.UTC)
+    except CredoError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return text
