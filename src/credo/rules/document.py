@@ -22,7 +22,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import ScalarNode
 
-from credo.errors import Problem, RulebookError
+from credo.errors import Problem, RulebookError, RulebookFileError
 from credo.rules.hints import snippet, syntax_message
 
 KeyPath = tuple[str | int, ...]
@@ -106,7 +106,7 @@ def read_document(text: str, file: str) -> tuple[Any, SourceMap]:
     if bad is not None:
         line = text.count("\n", 0, bad.start())
         column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1)
-        raise RulebookError(
+        raise RulebookFileError(  # binary, or another encoding: no YAML to point into
             [
                 Problem(
                     file,
