@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class CredoError(Exception):
     """Anything credo refuses, with a message a person can act on."""
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file, with its place kept as data: 1-based line and column, key path."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.path:  # a key path says where well enough; the column is kept for tools (lint --json)
+            place = self.file if self.line is None else f"{self.file}:{self.line}"
+            return f"{place} ({self.path}): {self.message}"
+        place = ":".join(str(part) for part in (self.file, self.line, self.column) if part is not None)
+        return f"{place}: {self.message}"
+
+
 class RulebookError(CredoError, ValueError):
     """A rulebook that cannot be loaded: each problem names file, line and key path."""
 
-    def __init__(self, problems: list[str], file: str | None = None) -> None:
-        self.problems = problems
+    def __init__(self, problems: Sequence[str | Problem], file: str | None = None) -> None:
+        self.located = [problem for problem in problems if isinstance(problem, Problem)]
+        self.problems = [str(problem) for problem in problems]
         self.file = file
-        super().__init__("\n".join(problems))
+        super().__init__("\n".join(self.problems))
+
+
+class RulebookFileError(RulebookError):
+    """A file that is not a rulebook at all (unreadable, too large, not UTF-8 text, not a mapping):
+    bad input (CLI exit 2), not a rulebook with errors in it (lint's exit 1)."""
 
 
 class RecordError(CredoError, ValueError):

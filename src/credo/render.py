@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from credo.rules.lint import LintReport
@@ -24,10 +25,11 @@ def lint_report(console: Console, report: LintReport) -> None:
         style = "red" if finding.level == "error" else "yellow"
         place = f"{finding.file}:{finding.line}" if finding.line else finding.file
         if finding.code == "invalid":
-            console.print(f"[{style}]error[/{style}] {finding.message}", highlight=False)
+            console.print(f"[{style}]error[/{style}] {escape(finding.message)}", highlight=False)
             continue
         console.print(
-            f"[{style}]{finding.level}[/{style}] {place} ({finding.path}): {finding.message}", highlight=False
+            f"[{style}]{finding.level}[/{style}] {place} ({escape(finding.path)}): {escape(finding.message)}",
+            highlight=False,
         )
         console.print(f"        [dim]rests on: {finding.basis}[/dim]", highlight=False)
     console.print(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")

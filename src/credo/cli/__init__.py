@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from credo.cli import demo, ledger, population, questions, rulebooks, service, simulation
+from credo.cli.usage import CredoGroup
 
 app = typer.Typer(
     name="credo",
@@ -17,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=CredoGroup,
 )
 for module in (rulebooks, questions, ledger, service, population, simulation, demo):
     module.register(app)

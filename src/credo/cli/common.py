@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -48,7 +49,7 @@ MemoryOpt = Annotated[
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clean message on stderr and a non-zero exit (2: bad input)."""
-    stderr.print(f"[red]credo: error:[/red] {message}", markup=True)
+    stderr.print(f"[red]credo: error:[/red] {escape(message)}", markup=True)  # a message may hold [a, b]
     raise typer.Exit(code)
 
 
@@ -69,3 +70,21 @@ def store(url: str, *, existing: bool = True) -> SqlStore:
 
 def ledger(url: str) -> Ledger:
     return Ledger(store(url))
+
+
+def instant_syntax(text: str | None) -> str | None:
+    """An instant option checked when the command line is read, so that its error names the option.
+
+    Only the syntax: the zone of a bare date is the rulebook's, known once the command runs.
+    """
+    import datetime as dt
+
+    from credo.rules import parse_instant
+
+    if text is None:
+        return None
+    try:
+        parse_instant(text, dt.UTC)
+    except CredoError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return text

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, stderr, stdout, store
+from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, instant_syntax, stderr, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
 from credo.rules import load_rulebook, parse_instant
@@ -33,7 +33,8 @@ def population(
     engine: Annotated[str, typer.Option("--engine", help="duckdb (embedded) or spark.")] = "duckdb",
     url: StoreOpt = DEFAULT_STORE,
     known_at: Annotated[
-        str | None, typer.Option("--known-at", help="Store mode: as credo knew things at this instant.")
+        str | None,
+        typer.Option("--known-at", callback=instant_syntax, help="Store mode: as credo knew things at this instant."),
     ] = None,
 ) -> None:
     """Score a whole population with DuckDB or Spark; write Parquet files and summary.json.

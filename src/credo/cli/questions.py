@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from credo import render
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stdout
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, instant_syntax, ledger, stdout
 from credo.errors import CredoError
 from credo.ledger.files import read_records
 from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
@@ -31,7 +31,10 @@ AtOpt = Annotated[
     str, typer.Option("--at", help="The instant asked about: 2024-06-01 (midnight in the rulebook's zone) or ISO 8601.")
 ]
 KnownAtOpt = Annotated[
-    str | None, typer.Option("--known-at", help="Store mode: answer as credo knew things at this instant.")
+    str | None,
+    typer.Option(
+        "--known-at", callback=instant_syntax, help="Store mode: answer as credo knew things at this instant."
+    ),
 ]
 SubjectOpt = Annotated[str, typer.Option("--subject", help="The subject's id.")]
 

@@ -11,7 +11,7 @@ import typer
 
 from credo import render
 from credo.cli.common import DEFAULT_STORE, JsonOpt, RulebookArg, StoreOpt, emit, fail, ledger, stderr, stdout
-from credo.errors import CredoError
+from credo.errors import CredoError, RulebookFileError
 from credo.rules import lint_file
 from credo.rules.model import Rulebook
 from credo.testing import run_path
@@ -19,7 +19,10 @@ from credo.testing import run_path
 
 def lint(rulebook: RulebookArg, as_json: JsonOpt = False) -> None:
     """Check a rulebook: errors refuse it (exit 1); warnings are its rights impact report."""
-    _, report = lint_file(rulebook)
+    try:
+        _, report = lint_file(rulebook)
+    except RulebookFileError as exc:  # no rulebook at all (missing, binary, too large): bad input, as elsewhere
+        fail(str(exc))
     if as_json:
         emit(
             {

@@ -29,6 +29,7 @@ def serve(
     import uvicorn
 
     app = create_app(store(url), rate=rate, burst=burst, session_secret=os.environ.get("CREDO_SESSION_SECRET"))
+    _can_listen(host, port)
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
     # The state cache holds many small objects; the default thresholds would have the cyclic
     # collector walk all of them every few hundred requests, a pause each time at the tail of the
@@ -37,6 +38,24 @@ def serve(
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Fail in one line, before announcing anything, when the address cannot be listened on."""
+    import errno
+    import socket
+
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: a port is a number from 0 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is free
+            probe.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is in use: stop what listens there, or choose another with --port")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 keys = typer.Typer(

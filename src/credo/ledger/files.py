@@ -79,6 +79,16 @@ def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapp
         return
     missing = [name for name in REQUIRED if name not in reader.fieldnames]
     if missing:
+        separators = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+        found = [
+            name for mark, name in separators.items() if len(reader.fieldnames) == 1 and mark in reader.fieldnames[0]
+        ]
+        if found:  # one column holding every name: the file is not separated by commas
+            raise RecordError(
+                f"the header is one column, {reader.fieldnames[0]!r}: the file is separated by {found[0]}, and "
+                "credo reads CSV separated by commas; save it as comma-separated CSV",
+                file=str(path), line=1,
+            )  # fmt: skip
         raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
     for row in reader:
         if None in row:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import difflib
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from credo.errors import RulebookError
+from credo.errors import RulebookError, RulebookFileError
 from credo.rules.loader import KeyPath, SourceMap, format_path, parse_rulebook, read_rulebook
 from credo.rules.model import (
     AllCondition,
@@ -48,6 +49,7 @@ class Finding:
     file: str
     line: int | None
     basis: str
+    column: int | None = field(default=None)
 
     def __str__(self) -> str:
         if self.code == "invalid":  # the contract's own message already names file, line and path
@@ -113,11 +115,31 @@ class _Linter:
         self.rulebook = rulebook
         self.source = source
         self.findings: list[Finding] = []
+        # Computed once, so that lint stays linear in the rulebook's size: asking "which behaviours
+        # does this program or list answer to" per measure was quadratic.
+        self.scored = {name for program in rulebook.programs.values() for name in program.points} | {
+            name for listed in rulebook.lists.values() for name in listed.enter_on
+        }
+        self._categories: dict[tuple[str, str, bool], frozenset[str]] = {}
+        self._suggested = 0
 
     def add(self, level: Level, code: str, path: KeyPath, message: str, basis: str) -> None:
         self.findings.append(
-            Finding(level, code, message, format_path(path), self.source.file, self.source.line(path), basis)
-        )
+            Finding(level, code, message, format_path(path), self.source.file, self.source.line(path), basis,
+                    self.source.column(path))
+        )  # fmt: skip
+
+    def unknown(self, kind: str, name: str, known: Collection[str]) -> str:
+        """'unknown behaviour 'x'; did you mean 'y'?' and, for a short catalogue, every name in it."""
+        message = f"unknown {kind} {name!r}"
+        if self._suggested < 50:  # each guess reads the whole catalogue: a few suffice, and keep lint linear
+            self._suggested += 1
+            nearest = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            if nearest:
+                message += f"; did you mean {nearest[0]!r}?"
+        if len(known) <= 30:
+            return f"{message} ({kind}s: {', '.join(sorted(known)) or 'none'})"
+        return f"{message} ({len(known)} {kind}s are declared)"
 
     def error(self, code: str, path: KeyPath, message: str, basis: str = "credo rulebook contract") -> None:
         self.add("error", code, path, message, basis)
@@ -134,8 +156,7 @@ class _Linter:
 
     def known_behaviour(self, name: str, path: KeyPath) -> None:
         if name not in self.rulebook.behaviours:
-            known = ", ".join(sorted(self.rulebook.behaviours)) or "none"
-            self.error("unknown-behaviour", path, f"unknown behaviour {name!r}; the catalogue has: {known}")
+            self.error("unknown-behaviour", path, self.unknown("behaviour", name, self.rulebook.behaviours))
 
     def behaviours(self) -> None:
         declared = self.rulebook.sources
@@ -159,11 +180,7 @@ class _Linter:
                 )
             for index, source in enumerate(behaviour.sources):
                 if declared and source not in declared:
-                    self.error(
-                        "unknown-source",
-                        (*path, "sources", index),
-                        f"unknown source {source!r}; declared sources: {', '.join(sorted(declared))}",
-                    )
+                    self.error("unknown-source", (*path, "sources", index), self.unknown("source", source, declared))
                 automated = source in declared and declared[source].automated
                 if automated and not behaviour.needs_confirmation and self.counted(name):
                     self.warning(
@@ -176,9 +193,7 @@ class _Linter:
 
     def counted(self, behaviour: str) -> bool:
         """Whether records of behaviour move any score or list."""
-        return any(behaviour in program.points for program in self.rulebook.programs.values()) or any(
-            behaviour in listed.enter_on for listed in self.rulebook.lists.values()
-        )
+        return behaviour in self.scored
 
     def programs(self) -> None:
         for name, program in self.rulebook.programs.items():
@@ -242,8 +257,9 @@ class _Linter:
     def program_condition(self, leaf: ProgramCondition, path: KeyPath) -> None:
         program = self.rulebook.programs.get(leaf.program)
         if program is None:
-            known = ", ".join(sorted(self.rulebook.programs)) or "none"
-            self.error("unknown-program", (*path, "program"), f"unknown program {leaf.program!r}; programs: {known}")
+            self.error(
+                "unknown-program", (*path, "program"), self.unknown("program", leaf.program, self.rulebook.programs)
+            )
             return
         name, value = leaf.test
         if name.startswith("tier"):
@@ -259,8 +275,9 @@ class _Linter:
             path: KeyPath = ("measures", name)
             action = self.rulebook.actions.get(measure.action)
             if action is None:
-                known = ", ".join(sorted(self.rulebook.actions)) or "none"
-                self.error("unknown-action", (*path, "action"), f"unknown action {measure.action!r}; actions: {known}")
+                self.error(
+                    "unknown-action", (*path, "action"), self.unknown("action", measure.action, self.rulebook.actions)
+                )
             if not (measure.basis or "").strip():
                 self.error(
                     "no-basis",
@@ -271,8 +288,9 @@ class _Linter:
             for leaf, leaf_path in condition_leaves(measure.when, (*path, "when")):
                 if isinstance(leaf, ListCondition):
                     if leaf.list_ not in self.rulebook.lists:
-                        known = ", ".join(sorted(self.rulebook.lists)) or "none"
-                        self.error("unknown-list", (*leaf_path, "list"), f"unknown list {leaf.list_!r}; lists: {known}")
+                        self.error(
+                            "unknown-list", (*leaf_path, "list"), self.unknown("list", leaf.list_, self.rulebook.lists)
+                        )
                 else:
                     self.program_condition(leaf, leaf_path)
             if action is None or measure.effect == "perk":
@@ -286,14 +304,7 @@ class _Linter:
                     "interest); proportionality",
                 )
             if measure.effect == "deny":
-                foreign = sorted(
-                    {
-                        self.rulebook.behaviours[b].category
-                        for b in self.triggers(measure.when)
-                        if b in self.rulebook.behaviours
-                    }
-                    - {action.context}
-                )
+                foreign = sorted(self.trigger_categories(measure.when) - {action.context})
                 if foreign:
                     self.warning(
                         "cross-context",
@@ -303,30 +314,39 @@ class _Linter:
                         "EU AI Act Art. 5(1)(c)(i) (social scoring: detrimental treatment in unrelated contexts)",
                     )
 
-    def triggers(self, condition: Condition, negated: bool = False) -> set[str]:
-        """The behaviours whose records can make a condition true (adverse ones, for a deny)."""
+    def trigger_categories(self, condition: Condition, negated: bool = False) -> frozenset[str]:
+        """The categories of the behaviours whose records can make a condition true (adverse ones, for a deny)."""
         if isinstance(condition, AllCondition | AnyCondition):
             items = condition.all_ if isinstance(condition, AllCondition) else condition.any_
-            return set().union(*(self.triggers(item, negated) for item in items))
+            return frozenset().union(*(self.trigger_categories(item, negated) for item in items))
         if isinstance(condition, NotCondition):
-            return self.triggers(condition.not_, not negated)
+            return self.trigger_categories(condition.not_, not negated)
         if isinstance(condition, ProgramCondition):
             program = self.rulebook.programs.get(condition.program)
             if program is None:
-                return set()
+                return frozenset()
             downward = pushes_down(condition, program.higher_is) != negated
-            return {
+            return self._cached(("program", condition.program, downward), lambda: {
                 behaviour
                 for behaviour, rule in program.points.items()
                 if any((value < 0) if downward else (value > 0) for value in rule.ladder)
-            }
+            })  # fmt: skip
         listed = self.rulebook.lists.get(condition.list_)
-        if listed is None or negated:
-            return set(listed.leave_on) if listed is not None else set()
-        found = set(listed.enter_on)
+        if listed is None:
+            return frozenset()
+        if negated:
+            return self._cached(("leave", condition.list_, True), lambda: set(listed.leave_on))
+        found = self._cached(("enter", condition.list_, False), lambda: set(listed.enter_on))
         if listed.enter_when is not None:
-            found |= self.triggers(listed.enter_when)
+            found |= self.trigger_categories(listed.enter_when)
         return found
+
+    def _cached(self, key: tuple[str, str, bool], behaviours: Callable[[], set[str]]) -> frozenset[str]:
+        """The categories of a set of behaviours, computed once per program direction or list."""
+        if key not in self._categories:
+            catalogue = self.rulebook.behaviours
+            self._categories[key] = frozenset(catalogue[b].category for b in behaviours() if b in catalogue)
+        return self._categories[key]
 
 
 def lint(rulebook: Rulebook, source: SourceMap | None = None) -> LintReport:
@@ -336,15 +356,26 @@ def lint(rulebook: Rulebook, source: SourceMap | None = None) -> LintReport:
 
 
 def lint_file(path: str | Path) -> tuple[Rulebook | None, LintReport]:
-    """Validate and lint a file; contract violations come back as error findings."""
+    """Validate and lint a file; contract violations come back as error findings.
+
+    A file that is no rulebook at all (unreadable, too large, not UTF-8, not a mapping) raises
+    RulebookFileError: that is bad input, not a rulebook with errors in it.
+    """
     try:
         rulebook, source = read_rulebook(path)
+    except RulebookFileError:
+        raise
     except RulebookError as exc:
-        findings = tuple(
-            Finding("error", "invalid", problem, "", str(path), None, "credo rulebook contract")
-            for problem in exc.problems
-        )
-        return None, LintReport(str(path), findings)
+        located = {str(problem): problem for problem in exc.located}
+        findings = []
+        for text in exc.problems:
+            problem = located.get(text)
+            findings.append(
+                Finding("error", "invalid", text, problem.path if problem else "", str(path),
+                        problem.line if problem else None, "credo rulebook contract",
+                        problem.column if problem else None)
+            )  # fmt: skip
+        return None, LintReport(str(path), tuple(findings))
     return rulebook, lint(rulebook, source)
 
 

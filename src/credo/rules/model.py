@@ -23,7 +23,45 @@ from credo.rules.time import Duration, Period, parse_duration, zone
 
 SubjectKind = Literal["person", "organization"]
 ALL_KINDS: tuple[SubjectKind, ...] = ("person", "organization")
-Number = int | float
+
+#: Points and bounds beyond this are no rule a person wrote; the bound keeps every sum exact in a
+#: float and within DuckDB's and PostgreSQL's 64-bit integers.
+LARGEST = 10**15
+
+
+def _number(value: Any) -> int | float:
+    """A finite number as YAML wrote it (an int stays an int): one check, one message, no union."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"Expected a number; got {value!r}")
+    if not -LARGEST <= value <= LARGEST:  # also refuses .nan and .inf
+        raise ValueError(f"Expected a number between -10^15 and 10^15; got {value!r}")
+    return value
+
+
+def _points(value: Any) -> int | float | list[int | float]:
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("Expected at least one number in `points`")
+        for index, item in enumerate(value):
+            try:
+                _number(item)
+            except ValueError:
+                raise ValueError(
+                    f"Expected a number, or a list of numbers for escalation; item {index + 1} is {item!r}"
+                ) from None
+        return list(value)
+    try:
+        return _number(value)
+    except ValueError:
+        raise ValueError(f"Expected a number, or a list of numbers for escalation; got {value!r}") from None
+
+
+Number = Annotated[int | float, PlainValidator(_number), WithJsonSchema({"type": "number"})]
+Points = Annotated[
+    int | float | list[int | float],
+    PlainValidator(_points),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]}),
+]
 
 DurationField = Annotated[
     Duration,
@@ -83,7 +121,7 @@ class Cap(Model):
 class PointsRule(Documented):
     """How one behaviour moves one program's score."""
 
-    points: Number | list[Number] | None = Field(
+    points: Points | None = Field(
         None, description="A number, or a list for escalation: the nth offence gets the nth entry."
     )
     repeat_window: DurationField | None = None
@@ -95,8 +133,6 @@ class PointsRule(Documented):
     def _points_or_reset(self) -> PointsRule:
         if self.points is None and not self.reset:
             raise ValueError("Expected `points` (a number or a list of numbers), or `reset: true`")
-        if isinstance(self.points, list) and not self.points:
-            raise ValueError("Expected at least one number in `points`")
         return self
 
     @cached_property
