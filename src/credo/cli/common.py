@@ -69,3 +69,17 @@ def store(url: str, *, existing: bool = True) -> SqlStore:
 
 def ledger(url: str) -> Ledger:
     return Ledger(store(url))
+
+
+def checked_ledger(url: str) -> Ledger:
+    """The ledger, with a warning on stderr when a chain does not verify (checked from the last
+    checkpoint, as a server does): the answers then come from a ledger that may have been altered."""
+    opened = store(url)
+    report = opened.verify(whole=False)
+    if not report.ok:
+        stderr.print(
+            f"credo: warning: the ledger's hash chain is broken: {report.problem}; these answers come from a "
+            "ledger that does not verify (see `credo verify`)",
+            markup=False,
+        )
+    return Ledger(opened)

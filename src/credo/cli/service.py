@@ -88,14 +88,18 @@ def replay(
 
 
 def sweep(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
-    """Lapse overdue appeals and notify subjects of what time alone changed (run it from cron)."""
+    """Verify every chain, lapse overdue appeals, notify what time alone changed (run it from cron)."""
     report = sweep_store(store(url), utc_now)
     if as_json:
         emit(report.__dict__)
+    elif report.chain is not None:
+        stderr.print(f"[red]the chain does not verify[/red]: {report.chain}; nothing was swept", markup=True)
     else:
         stdout.print(
             f"swept at {report.now}: {report.lapsed_appeals} appeal(s) lapsed, {report.notices} notice(s) sent"
         )
+    if report.chain is not None:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.errors import ApiError
+from credo.service.integrity import ChainGuard, Integrity
 from credo.service.models import (
     MAX_BODY,
     AppealRequest,
@@ -66,11 +67,13 @@ def create_app(
     rate: float = 1000.0,
     burst: int = 2000,
     ticker: Callable[[], float] = time.monotonic,
+    recheck: float = 60.0,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
     Each key may make `rate` requests a second on average (bursts up to `burst`); past that the
-    answer is 429 with Retry-After.
+    answer is 429 with Retry-After. The chains are checked now and every `recheck` seconds; while
+    one is broken every answer is a 503 (credo.service.integrity).
     """
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store)
@@ -82,6 +85,10 @@ def create_app(
     errors.install(app)
 
     app.add_middleware(BodyLimit)
+    integrity = Integrity(store, clock, recheck)
+    integrity.check()
+    app.state.integrity = integrity
+    app.add_middleware(ChainGuard, integrity=integrity)
 
     agency = Depends(requires(keyring, limit, "agency"))
     subject_key = Depends(requires(keyring, limit, "subject"))
