@@ -65,7 +65,7 @@ def store(store_url: str) -> Iterator[SqlStore]:
 
 EDITS = {
     "api_keys": "UPDATE api_keys SET role = 'admin' WHERE seq = 2",
-    "decisions": "UPDATE decisions SET answer = '{\"decision\": \"deny\"}' WHERE seq = 2",
+    "decisions": 'UPDATE decisions SET answer = \'{"decision": "deny"}\' WHERE seq = 2',
     "appeals": "UPDATE appeals SET statement = 'I confess' WHERE seq = 2",
     "appeal_events": "UPDATE appeal_events SET event = 'reverse' WHERE seq = 2",
     "notices": "UPDATE notices SET body = '{}' WHERE seq = 2",

@@ -139,9 +139,7 @@ def unchained(connection: Connection, spec: ChainSpec) -> ChainReport | None:
                        "the chain: inserted behind credo's back", spec.name)  # fmt: skip
 
 
-def _verify_service(
-    connection: Connection, spec: ChainSpec, start: tuple[int, str], whole: bool
-) -> ChainReport:
+def _verify_service(connection: Connection, spec: ChainSpec, start: tuple[int, str], whole: bool) -> ChainReport:
     stray = unchained(connection, spec)
     if stray is not None:
         return stray
