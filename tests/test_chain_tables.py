@@ -276,3 +276,14 @@ def test_the_decision_log_chains_its_group_commits(store: SqlStore) -> None:
     report = store.verify()
     assert report.ok and dict((c.chain, c.entries) for c in report.chains)["decisions"] == 6
     assert micros(NOW) > 0
+
+
+def test_the_checkpoints_are_a_chain_too(store: SqlStore) -> None:
+    for i in range(3):
+        store.log_decisions([LoggedDecision(f"c{i}", ZHANG, "a", 1, 9, 1, 107, {})])
+        record_checkpoint(store, store.verify(), NOW, whole=True)
+    tamper(store, "UPDATE checkpoints SET verified_us = 1 WHERE seq = 1")
+    assert store.verify().chain == "checkpoints" and store.verify().first_bad == 1
+    tamper(store, "UPDATE checkpoints SET problem = NULL, verified_us = 2 WHERE seq = 3")
+    report = store.verify(whole=False)  # a server's check: the newest against the one before
+    assert report.chain == "checkpoints" and report.first_bad == 3

@@ -178,11 +178,24 @@ def latest(connection: Connection) -> Checkpoint | None:
     return Checkpoint(row.seq, row.hash, row.verified_us, bool(row.whole), row.head, heads, row.problem)
 
 
-def _checkpoint_entries(connection: Connection) -> Iterator[ChainEntry]:
+def _verify_checkpoints(connection: Connection, whole: bool) -> ChainReport:
+    """The checkpoints' own chain: whole, or (for a server's check every minute, however many
+    checkpoints there are) the newest one against the hash of the one before."""
     table = schema.checkpoints
     query = select(table.c.seq, table.c.hash, *(table.c[name] for name in CHECKPOINT_FIELDS)).order_by(table.c.seq)
-    for row in connection.execute(query):
-        yield ChainEntry(int(row[0]), "checkpoint", tuple(_value(v) for v in row[2:]), str(row[1]))
+    start = (0, GENESIS)
+    if not whole:
+        newest = connection.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar()
+        if newest is not None and newest > 1:
+            before = connection.execute(select(table.c.hash).where(table.c.seq == newest - 1)).scalar()
+            if before is None:
+                return ChainReport(False, 0, GENESIS, newest - 1, f"checkpoints: entry {newest - 1} is missing "
+                                   "(deleted?)", "checkpoints")  # fmt: skip
+            start = (newest - 1, str(before))
+            query = query.where(table.c.seq >= newest)
+    rows = connection.execute(query)
+    entries = (ChainEntry(int(row[0]), "checkpoint", tuple(_value(v) for v in row[2:]), str(row[1])) for row in rows)
+    return verify_chain(entries, chain="checkpoints", start=start, hashing=link_exact)
 
 
 def verify(store: SqlStore, *, whole: bool = True) -> LedgerReport:
@@ -193,7 +206,7 @@ def verify(store: SqlStore, *, whole: bool = True) -> LedgerReport:
     until a whole check finds the chain whole again.
     """
     with store._connect() as connection:
-        checkpoints = verify_chain(_checkpoint_entries(connection), chain="checkpoints", hashing=link_exact)
+        checkpoints = _verify_checkpoints(connection, whole)
         if not checkpoints.ok:
             return LedgerReport((), checkpoints, "")
         last = None if whole else latest(connection)
