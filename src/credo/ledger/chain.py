@@ -127,7 +127,6 @@ def verify_chain(
         return ChainReport(False, count, previous, position, prefix + problem, chain, expected - 1)
 
     for entry in entries:
-        named = f"entry {entry.position} ({entry.label or entry.kind})"
         if entry.position < expected:
             return bad(entry.position, f"entry {entry.position} appears twice")
         if entry.position > expected:
@@ -135,6 +134,7 @@ def verify_chain(
         if hashing(previous, entry.kind, entry.fields) != entry.hash:
             legacy = _legacy_zeros(entry.kind, entry.fields) if hashing is link else None
             if legacy is None or hashlib.sha256((previous + legacy).encode()).hexdigest() != entry.hash:
+                named = f"entry {entry.position} ({entry.label or entry.kind})"
                 return bad(entry.position, f"{named} does not match its hash: altered or inserted")
         previous, expected, count = entry.hash, expected + 1, count + 1
     return ChainReport(True, count, previous, chain=chain, position=expected - 1)
