@@ -87,9 +87,15 @@ def replay(
         raise typer.Exit(1)
 
 
-def sweep(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
+def sweep(
+    url: StoreOpt = DEFAULT_STORE,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Check the chains from the last checkpoint only, not from their start.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Verify every chain, lapse overdue appeals, notify what time alone changed (run it from cron)."""
-    report = sweep_store(store(url), utc_now)
+    report = sweep_store(store(url), utc_now, whole=not quick)
     if as_json:
         emit(report.__dict__)
     elif report.chain is not None:

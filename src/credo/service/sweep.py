@@ -36,11 +36,13 @@ def _topic(kind: str, body: dict[str, object]) -> tuple[str, object]:
     return kind, body.get("list") or body.get("program") or body.get("measure")
 
 
-def sweep(store: SqlStore, clock: Callable[[], dt.datetime]) -> SweepReport:
+def sweep(store: SqlStore, clock: Callable[[], dt.datetime], whole: bool = True) -> SweepReport:
+    """Check the chains (whole: from their first entries; else from the last checkpoint), then
+    lapse overdue appeals and notify what time changed."""
     ledger = Ledger(store, clock)
     now = clock()
-    report = store.verify()
-    record_checkpoint(store, report, now, whole=True)
+    report = store.verify(whole=whole)
+    record_checkpoint(store, report, now, whole=whole)
     if not report.ok:
         return SweepReport(None, now.isoformat(), 0, 0, report.problem or "the chain does not verify")
     lapsed = Appeals(store, ledger, clock).lapse_overdue()
