@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from credo.ledger.book import Ledger  # noqa: E402
 from credo.service import create_key  # noqa: E402
 from credo.storage import open_store  # noqa: E402
+from credo.storage.chains import record_checkpoint  # noqa: E402
 
 BARE = """
 import sys, uvicorn
@@ -78,6 +79,8 @@ def build_ledger(folder: Path, subjects: int) -> tuple[str, str]:
     ledger.publish(ROOT / "scenarios" / "article" / "rulebook.yaml", "2019-01-01")
     Ledger(store).ingest(path)
     key = create_key(store, "provider", dt.datetime.now(dt.UTC), actions=("buy_flight_ticket",))
+    # As `credo verify` does: a checkpoint, from which the server checks the chains when it starts.
+    record_checkpoint(store, store.verify(), dt.datetime.now(dt.UTC), whole=True)
     store.close()
     return url, key
 

@@ -88,3 +88,17 @@ def instant_syntax(text: str | None) -> str | None:
     except CredoError as exc:
         raise typer.BadParameter(str(exc)) from exc
     return text
+
+
+def checked_ledger(url: str) -> Ledger:
+    """The ledger, with a warning on stderr when a chain does not verify (checked from the last
+    checkpoint, as a server does): the answers then come from a ledger that may have been altered."""
+    opened = store(url)
+    report = opened.verify(whole=False)
+    if not report.ok:
+        stderr.print(
+            f"credo: warning: the ledger's hash chain is broken: {report.problem}; these answers come from a "
+            "ledger that does not verify (see `credo verify`)",
+            markup=False,
+        )
+    return Ledger(opened)

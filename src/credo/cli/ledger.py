@@ -10,7 +10,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stderr, stdout, store
 from credo.errors import CredoError
+from credo.ledger.book import utc_now
 from credo.ledger.model import CORRECTION_ACTIONS
+from credo.storage.chains import check_head, record_checkpoint
 from credo.storage.sql import safe_url
 
 
@@ -81,14 +83,35 @@ def correct(
         stdout.print(f"{action} of {record} recorded at ledger position {position}")
 
 
-def verify(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
-    """Recompute the hash chain; name the first entry altered, inserted or deleted (exit 1)."""
-    report = ledger(url).verify()
+def verify(
+    url: StoreOpt = DEFAULT_STORE,
+    head: Annotated[
+        str | None, typer.Option("--head", help="A head an earlier verify printed, kept elsewhere: check it holds.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute every hash chain; name the first entry altered, inserted or deleted (exit 1)."""
+    opened = store(url)
+    try:
+        report = opened.verify()
+        if head is not None:
+            report = check_head(opened, report, head.strip())
+        kept = record_checkpoint(opened, report, utc_now(), whole=True)
+    except CredoError as exc:
+        fail(str(exc))
     if as_json:
-        emit({"ok": report.ok, "entries": report.entries, "head": report.head, "first_bad": report.first_bad,
-              "problem": report.problem})  # fmt: skip
+        chains = {chain.chain: {"entries": chain.entries, "head": chain.head} for chain in report.chains}
+        emit({"ok": report.ok, "entries": report.entries, "head": kept, "chain": report.chain,
+              "first_bad": report.first_bad, "problem": report.problem, "chains": chains})  # fmt: skip
     elif report.ok:
-        stdout.print(f"the chain verifies: {report.entries} entries, head {report.head}")
+        counts = ", ".join(f"{chain.chain} {chain.entries}" for chain in report.chains)
+        stdout.print(f"the chain verifies: {report.entries} entries ({counts}), head {kept}")
+        if head is not None:
+            stderr.print(f"the head {head.strip()} holds: nothing up to it was deleted")
+        stderr.print(
+            "keep this head elsewhere (print it, mail it, publish it): `credo verify --head HEAD` later "
+            "proves that no entry up to it was deleted, even the newest"
+        )
     else:
         stderr.print(f"[red]the chain does not verify[/red]: {report.problem}", markup=True)
     if not report.ok:

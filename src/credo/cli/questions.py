@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from credo import render
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, instant_syntax, ledger, stdout
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, checked_ledger, emit, fail, instant_syntax, stdout
 from credo.errors import CredoError
 from credo.ledger.files import read_records
 from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
@@ -55,7 +55,7 @@ class Question:
                 self.ledger = None
                 self.known_at: dt.datetime | None = None
             else:
-                self.ledger = ledger(url)
+                self.ledger = checked_ledger(url)
                 self.at = self.ledger.instant(at)
                 self.known_at = None if known_at is None else self.ledger.instant(known_at)
                 self.rulebook = self.ledger.history(self.known_at).require(self.at)

@@ -107,15 +107,25 @@ def replay(
         raise typer.Exit(1)
 
 
-def sweep(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
-    """Lapse overdue appeals and notify subjects of what time alone changed (run it from cron)."""
-    report = sweep_store(store(url), utc_now)
+def sweep(
+    url: StoreOpt = DEFAULT_STORE,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Check the chains from the last checkpoint only, not from their start.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify every chain, lapse overdue appeals, notify what time alone changed (run it from cron)."""
+    report = sweep_store(store(url), utc_now, whole=not quick)
     if as_json:
         emit(report.__dict__)
+    elif report.chain is not None:
+        stderr.print(f"[red]the chain does not verify[/red]: {report.chain}; nothing was swept", markup=True)
     else:
         stdout.print(
             f"swept at {report.now}: {report.lapsed_appeals} appeal(s) lapsed, {report.notices} notice(s) sent"
         )
+    if report.chain is not None:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

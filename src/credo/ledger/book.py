@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from credo.errors import CredoError, RecordError
-from credo.ledger.chain import ChainReport, from_micros
+from credo.ledger.chain import LedgerReport, from_micros
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
 from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
 from credo.rules.lint import load_rulebook, loads_rulebook
@@ -59,7 +59,7 @@ class LedgerStore(Protocol):
 
     def head(self) -> int: ...
 
-    def verify(self) -> ChainReport: ...
+    def verify(self) -> LedgerReport: ...
 
 
 @dataclass(frozen=True)
@@ -204,5 +204,5 @@ class Ledger:
             kind = subject_kind(subject, by_subject[subject])
             yield SubjectState(rulebook, subject, kind, own, at, history.points_of)
 
-    def verify(self) -> ChainReport:
+    def verify(self) -> LedgerReport:
         return self.store.verify()

@@ -43,7 +43,8 @@ class Incoming:
     def canonical(self, recorded_us: int) -> str:
         """chain.canonical("record", self.fields(recorded_us)), written out: ingest's hot path."""
         evidence = "\x00" if self.evidence is None else self.evidence
-        confidence = "\x00" if self.confidence is None else str(self.confidence)
+        # + 0.0 turns -0.0 into 0.0, as chain.canonical does: SQLite keeps no sign of a zero.
+        confidence = "\x00" if self.confidence is None else str(self.confidence + 0.0)
         pending = "true" if self.pending else "false"
         return (
             f"record\x1f{self.subject}\x1f{self.kind}\x1f{self.behaviour}\x1f{self.at_us}\x1f{self.source}"

@@ -27,6 +27,7 @@ from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.docs import offline_docs
 from credo.service.errors import ApiError
+from credo.service.integrity import ChainGuard, Integrity
 from credo.service.models import (
     MAX_BODY,
     AppealRequest,
@@ -69,12 +70,15 @@ def create_app(
     burst: int = 2000,
     ticker: Callable[[], float] = time.monotonic,
     session_secret: str | None = None,
+    recheck: float = 60.0,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
     Each key may make `rate` requests a second on average (bursts up to `burst`); past that the
     answer is 429 with Retry-After. `session_secret` signs the pages' session cookies (a random one
-    per process when not given: sessions then end when the server restarts).
+    per process when not given: sessions then end when the server restarts). The chains are
+    checked now and every `recheck` seconds; while one is broken every answer is a 503
+    (credo.service.integrity).
     """
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store)
@@ -88,6 +92,10 @@ def create_app(
     offline_docs(app)
 
     app.add_middleware(BodyLimit)
+    integrity = Integrity(store, clock, recheck)
+    integrity.check()
+    app.state.integrity = integrity
+    app.add_middleware(ChainGuard, integrity=integrity)
 
     agency = Depends(requires(keyring, limit, "agency"))
     subject_key = Depends(requires(keyring, limit, "subject"))

@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from credo.errors import CredoError
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal"}  # fmt: skip
+         409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal",
+         503: "unavailable"}  # fmt: skip
 
 
 class ApiError(Exception):

@@ -1,6 +1,8 @@
 """The passing of time: lapse overdue appeals, and tell subjects what time alone changed.
 
-Run it every so often (`credo sweep`, from cron). It compares each subject as credo knew them at
+Run it every so often (`credo sweep`, from cron). It first recomputes every hash chain from its
+first entry and records what it found in a checkpoint (a server over the ledger reads it within
+its next check); over a broken chain it does nothing else. It compares each subject as credo knew them at
 the previous sweep with how they stand now, so records that arrived by file in between are
 covered too; what a notice already said since then is not said twice.
 """
@@ -17,6 +19,7 @@ from credo.ledger.chain import from_micros, micros
 from credo.semantics import NoRulebookInForce
 from credo.service.appeals import Appeals
 from credo.service.notices import appeal_text, changes
+from credo.storage.chains import record_checkpoint
 from credo.storage.sql import SqlStore
 
 
@@ -26,15 +29,22 @@ class SweepReport:
     now: str
     lapsed_appeals: int
     notices: int
+    chain: str | None = None  # the problem, when a chain does not verify (and nothing was swept)
 
 
 def _topic(kind: str, body: dict[str, object]) -> tuple[str, object]:
     return kind, body.get("list") or body.get("program") or body.get("measure")
 
 
-def sweep(store: SqlStore, clock: Callable[[], dt.datetime]) -> SweepReport:
+def sweep(store: SqlStore, clock: Callable[[], dt.datetime], whole: bool = True) -> SweepReport:
+    """Check the chains (whole: from their first entries; else from the last checkpoint), then
+    lapse overdue appeals and notify what time changed."""
     ledger = Ledger(store, clock)
     now = clock()
+    report = store.verify(whole=whole)
+    record_checkpoint(store, report, now, whole=whole)
+    if not report.ok:
+        return SweepReport(None, now.isoformat(), 0, 0, report.problem or "the chain does not verify")
     lapsed = Appeals(store, ledger, clock).lapse_overdue()
     last = store.last_sweep()
     sent = 0

@@ -14,6 +14,7 @@ from credo.storage.schema import RECORD_FIELDS
 from credo.storage.sql import DEFAULT_URL, SqlStore, StoreError, safe_url
 
 _APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
+_CHAIN_LOCKS = 0x63726564  # "cred", with each service chain's number: the lock of that chain's tail
 
 
 class SqliteStore(SqlStore):
@@ -25,6 +26,10 @@ class PostgresStore(SqlStore):
 
     def lock(self, connection: Connection) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
+
+    def lock_chain(self, connection: Connection, chain: int) -> None:
+        """A service table's chain: its own lock (two keys, apart from the ledger's one key)."""
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCKS}, {int(chain)})")
 
     def lookup(self, connection: Connection, source: str, ids: list[str]) -> Iterable[Sequence[Any]]:
         sql = f"SELECT {self._CONTENT} FROM records WHERE source = %(source)s AND source_id = ANY(%(ids)s)"

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
-from credo.storage import schema
+from credo.storage import chains, schema
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,16 @@ class ServiceLog:
     def _connect(self, write: bool = False) -> AbstractContextManager[Connection]:  # provided by SqlStore
         raise NotImplementedError
 
+    def lock_chain(self, connection: Connection, chain: int) -> None:
+        """Serialise appends to one service chain (SQLite: the write transaction already does)."""
+
     def add_key(self, key: StoredKey) -> None:
         with self._connect(write=True) as connection:
-            connection.execute(
-                schema.api_keys.insert(),
-                {"key_hash": key.key_hash, "role": key.role, "source": key.source,
-                 "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us},
+            chains.append(
+                connection, "api_keys",
+                [{"key_hash": key.key_hash, "role": key.role, "source": key.source,
+                  "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us}],
+                self.lock_chain,
             )  # fmt: skip
 
     def key(self, key_hash: str) -> StoredKey | None:
@@ -77,14 +81,15 @@ class ServiceLog:
     def log_decisions(self, logged: list[LoggedDecision]) -> None:
         """Several decisions in one transaction: one fsync for all (group commit)."""
         with self._connect(write=True) as connection:
-            connection.execute(
-                schema.decisions.insert(),
+            chains.append(
+                connection, "decisions",
                 [
                     {"id": item.id, "subject": item.subject, "action": item.action, "at_us": item.at_us,
                      "decided_us": item.decided_us, "rulebook_position": item.rulebook_position,
                      "ledger_position": item.ledger_position, "answer": json.dumps(item.answer)}
                     for item in logged
                 ],
+                self.lock_chain,
             )  # fmt: skip
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
@@ -107,20 +112,23 @@ class ServiceLog:
 
     def file_appeal(self, row: AppealRow) -> None:
         with self._connect(write=True) as connection:
-            connection.execute(
-                schema.appeals.insert(),
-                {"id": row.id, "record_position": row.record_position, "subject": row.subject,
-                 "statement": row.statement, "filed_us": row.filed_us, "deadline_us": row.deadline_us,
-                 "while_pending": row.while_pending},
+            chains.append(
+                connection, "appeals",
+                [{"id": row.id, "record_position": row.record_position, "subject": row.subject,
+                  "statement": row.statement, "filed_us": row.filed_us, "deadline_us": row.deadline_us,
+                  "while_pending": row.while_pending}],
+                self.lock_chain,
             )  # fmt: skip
 
     def add_appeal_event(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int) -> bool:
         """Record what happened to an appeal; False if it had already happened (each event once)."""
         try:
             with self._connect(write=True) as connection:
-                connection.execute(
-                    schema.appeal_events.insert(),
-                    {"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us},
+                chains.append(
+                    connection,
+                    "appeal_events",
+                    [{"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us}],
+                    self.lock_chain,
                 )
         except IntegrityError:
             return False
@@ -167,10 +175,11 @@ class ServiceLog:
 
     def add_notice(self, notice_id: str, subject: str, kind: str, created_us: int, body: dict[str, Any]) -> None:
         with self._connect(write=True) as connection:
-            connection.execute(
-                schema.notices.insert(),
-                {"id": notice_id, "subject": subject, "kind": kind, "created_us": created_us,
-                 "body": json.dumps(body)},
+            chains.append(
+                connection, "notices",
+                [{"id": notice_id, "subject": subject, "kind": kind, "created_us": created_us,
+                  "body": json.dumps(body)}],
+                self.lock_chain,
             )  # fmt: skip
 
     def notices(self, subject: str) -> list[dict[str, Any]]:
@@ -191,7 +200,7 @@ class ServiceLog:
 
     def record_sweep(self, at_us: int) -> None:
         with self._connect(write=True) as connection:
-            connection.execute(schema.sweeps.insert(), {"at_us": at_us})
+            chains.append(connection, "sweeps", [{"at_us": at_us}], self.lock_chain)
 
     def subjects(self) -> list[str]:
         with self._connect() as connection:

@@ -1,5 +1,9 @@
 """The ledger's tables. Append-only: credo never updates or deletes a row.
 
+The service's tables (keys, decisions, appeals and their events, notices, sweeps) each hold a
+chain of their own (`seq`, `hash`): they are written concurrently with the ledger, and the
+decision log is the hot path, so one chain per table keeps them from queueing on one tail.
+
 Every entry (record, correction, rulebook version) has a global `position` (its place in the
 hash chain) and the `hash` that chains it to the entry before. The invariants live in the schema:
 a primary key on position, and a unique key on (source, source_id) so that a record cannot be
@@ -7,6 +11,8 @@ stored twice.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +29,15 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def chained() -> tuple[Column[Any], Column[Any]]:
+    """The columns that put a service table's rows in a chain of their own: `seq`, the row's
+    position in it, and `hash`, chaining it to the row before (credo.storage.chains)."""
+    # Nullable only because 0004 added them to tables that held rows: credo always writes both,
+    # and verify names a row without them as inserted behind credo's back.
+    return (Column("seq", BigInteger, unique=True), Column("hash", String(64)))
+
 
 records = Table(
     "records",
@@ -77,6 +92,7 @@ RULEBOOK_FIELDS = ("name", "version", "effective_us", "published_us", "retroacti
 api_keys = Table(
     "api_keys",
     metadata,
+    *chained(),
     Column("key_hash", String(64), primary_key=True),  # SHA-256 of the key: the key itself is never stored
     Column("role", String(16), nullable=False),
     Column("source", Text),
@@ -88,6 +104,7 @@ api_keys = Table(
 decisions = Table(
     "decisions",
     metadata,
+    *chained(),
     Column("id", String(32), primary_key=True),
     Column("subject", Text, nullable=False),
     Column("action", Text, nullable=False),
@@ -102,6 +119,7 @@ decisions = Table(
 appeals = Table(
     "appeals",
     metadata,
+    *chained(),
     Column("id", String(32), primary_key=True),
     Column("record_position", BigInteger, nullable=False),
     Column("subject", Text, nullable=False),
@@ -116,6 +134,7 @@ appeals = Table(
 appeal_events = Table(
     "appeal_events",
     metadata,
+    *chained(),
     Column("appeal_id", String(32), nullable=False),
     Column("event", String(16), nullable=False),
     Column("reason", Text, nullable=False),
@@ -127,6 +146,7 @@ appeal_events = Table(
 notices = Table(
     "notices",
     metadata,
+    *chained(),
     Column("id", String(32), primary_key=True),
     Column("subject", Text, nullable=False),
     Column("kind", String(32), nullable=False),
@@ -136,7 +156,23 @@ notices = Table(
 )
 
 #: When the passing of time was last checked for notices and appeal deadlines.
-sweeps = Table("sweeps", metadata, Column("at_us", BigInteger, primary_key=True))
+sweeps = Table("sweeps", metadata, Column("at_us", BigInteger, primary_key=True), *chained())
+
+#: What a check of the chains found, each a chained entry itself: the head of every chain then
+#: (`heads`, JSON {chain: [position, hash]}), their digest (`head`, the hash to keep elsewhere),
+#: whether the whole chain was recomputed or only what came after the previous checkpoint, and
+#: the problem when a chain did not verify.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("verified_us", BigInteger, nullable=False),
+    Column("whole", Boolean, nullable=False),
+    Column("head", String(64), nullable=False, index=True),
+    Column("heads", Text, nullable=False),
+    Column("problem", Text),
+)
 
 #: What a population run found (counts by tier, list and measure), so that pages show figures
 #: without a query over every record on each view. Derived data: a run can always be redone.

@@ -25,8 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from credo.errors import CredoError
-from credo.ledger.chain import GENESIS, ChainEntry, ChainReport, Field, canonical, micros, verify_chain
+from credo.ledger.chain import GENESIS, ChainEntry, Field, LedgerReport, canonical, micros
 from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
+from credo.storage import chains
 from credo.storage.logs import ServiceLog
 from credo.storage.runs import PopulationRuns
 from credo.storage.schema import (
@@ -367,8 +368,8 @@ class SqlStore(ServiceLog, PopulationRuns):
                 for row in connection.execute(query)
             ]
 
-    def entries(self) -> Iterator[ChainEntry]:
-        """Every entry in position order, as the chain hashed it."""
+    def entries(self, after: int = 0) -> Iterator[ChainEntry]:
+        """Every entry (after a position) in position order, as the chain hashed it."""
         with self._connect() as connection:
             streams = []
             for kind, table, names in (
@@ -377,11 +378,23 @@ class SqlStore(ServiceLog, PopulationRuns):
                 ("rulebook", rulebook_versions, RULEBOOK_FIELDS),
             ):
                 query = select(table.c.position, table.c.hash, *(table.c[name] for name in names))
+                query = query.where(table.c.position > after)
                 streams.append(_chain_entries(kind, connection.execute(query.order_by(table.c.position))))
             yield from heapq.merge(*streams, key=lambda entry: entry.position)
 
-    def verify(self) -> ChainReport:
-        return verify_chain(self.entries())
+    def entry_hash(self, position: int) -> str | None:
+        """The hash the ledger's entry at a position claims (None when there is none)."""
+        with self._connect() as connection:
+            for table in (records, corrections, rulebook_versions):
+                found = connection.execute(select(table.c.hash).where(table.c.position == position)).first()
+                if found is not None:
+                    return str(found[0])
+        return None
+
+    def verify(self, whole: bool = True) -> LedgerReport:
+        """Every chain (the ledger's, each service table's, the checkpoints'), from its first
+        entry, or (whole=False) from the last checkpoint."""
+        return chains.verify(self, whole=whole)
 
 
 def _chain_entries(kind: str, rows: Iterable[Any]) -> Iterator[ChainEntry]:

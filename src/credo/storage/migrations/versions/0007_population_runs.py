@@ -1,14 +1,14 @@
 """Population runs: the counts a run found, kept for the pages.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004_chain_all
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0004_chain_all"
 branch_labels = None
 depends_on = None
 
