@@ -57,6 +57,9 @@ class Decision:
     decision: str
     measures: list[MeasureResult]
     key_factors: list[dict[str, Any]] = field(default_factory=list)
+    #: False when no record about the subject is known: answered as for a newcomer, and said so
+    #: (a misspelt id must not pass for a clean record).
+    known: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Decision:
             "decision": self.decision,
             "measures": [measure.as_dict() for measure in self.measures],
             "key_factors": self.key_factors,
+            "known": self.known,
         }
 
 
@@ -111,6 +115,12 @@ class SubjectState:
     @property
     def intervals(self) -> dict[str, list[Interval]]:
         return {name: self.stays(name) for name in self.rulebook.lists}
+
+    @property
+    def known(self) -> bool:
+        """Whether any record about the subject is known at `at`; if not, the answers are those
+        for a newcomer (every program's start), which is right but must be said."""
+        return bool(self.records)
 
     # Scores and lists.
 
@@ -190,7 +200,13 @@ class SubjectState:
                 applying.append(MeasureResult(name, measure.effect, measure.detail, measure.basis, why))
         verdict = "deny" if any(result.effect == "deny" for result in applying) else "allow"
         return Decision(
-            self.subject, action, iso(instant, self.tz) or "", verdict, applying, self.key_factors(applying)
+            self.subject,
+            action,
+            iso(instant, self.tz) or "",
+            verdict,
+            applying,
+            self.key_factors(applying),
+            known=self.known,
         )
 
     def key_factors(self, applying: list[MeasureResult]) -> list[dict[str, Any]]:
