@@ -211,3 +211,21 @@ def test_the_provider_learns_the_subject_is_unknown(tmp_path: Path) -> None:
             )
             assert logged.json()["known"] is known
     store.close()
+
+
+def test_reasons_keep_their_json_keys_in_order() -> None:
+    """Reasons are typed now; their JSON is what it was, with `known` the only key added."""
+    code, out, _ = cli("check", ARTICLE, LEDGER, "--subject", "o-mingde-builders", "--action", "bid_for_procurement",
+                       *AT, "--json")  # fmt: skip
+    answer = json.loads(out)
+    assert code == 0
+    assert list(answer) == ["subject", "action", "at", "decision", "measures", "key_factors", "known"]
+    listed = answer["measures"][0]["reasons"][0]
+    assert list(listed) == ["condition", "negated", "list", "kind", "since", "opened_by", "until"]
+    code, out, _ = cli("check", ARTICLE, LEDGER, "--subject", "o-004", "--action", "apply_for_business_credit", *AT,
+                       "--json")  # fmt: skip
+    assert code == 0
+    (reason,) = json.loads(out)["measures"][0]["reasons"]
+    assert list(reason) == ["condition", "negated", "program", "enrolled", "score", "tier", "records"]
+    assert reason["condition"] == {"program": "business", "tier_at_most": "C"}
+    assert list(reason["records"][0]) == ["record", "behaviour", "at", "points", "until"]
