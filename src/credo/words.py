@@ -134,7 +134,7 @@ def stay(facts: Mapping[str, Any], rulebook: Rulebook | None = None) -> str:
     ends on 2026-09-10 at the latest' or '…; no end is set' (or, for a list one is on while a
     condition holds, '…; it lasts while the business grade is D or lower')."""
     kind = f"{facts['kind']} list " if facts.get("kind") else "list "
-    since = f"since {when(facts['since'])}" if facts.get("since") else "since the subject was first scored"
+    since = f"since {when(facts['since'])}" if facts.get("since") else "from the start"
     opened = list(facts.get("opened_by") or [])
     by = f" (put there by record{'s' if len(opened) > 1 else ''} {enumerate_words(opened)})" if opened else ""
     until = f"it ends on {when(facts['until'])} at the latest" if facts.get("until") else "no end is set"
