@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from credo import words
 from credo.rules.lint import LintReport
@@ -37,7 +38,7 @@ def table(console: Console, columns: Sequence[str], rows: Iterable[Sequence[str]
     for column in columns:
         shown.add_column(column, overflow="fold", no_wrap=False)
     for row in rows:
-        shown.add_row(*row)
+        shown.add_row(*(Text(cell) for cell in row))  # values are data, never markup
     console.print(shown)
 
 
