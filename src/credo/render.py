@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from credo import words
 from credo.rules.lint import LintReport
+from credo.rules.model import Rulebook
 from credo.semantics import Decision, SubjectState
 
 
 def _number(value: Any) -> str:
     return "—" if value is None else str(value)
+
+
+def table(console: Console, columns: Sequence[str], rows: Iterable[Sequence[str]], title: str | None = None) -> None:
+    """Print a table whose values are never cut.
+
+    On a terminal: a Rich table whose cells fold onto more lines when it is wider than the screen.
+    Elsewhere (a pipe, a file): tab-separated text, a header line then one line per row, so that
+    `grep`, `cut -f` and `sort` see every value whole; the title, for people, is left out.
+    """
+    if not console.is_terminal:
+        console.file.write("\t".join(columns) + "\n")
+        for row in rows:
+            console.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
+        console.file.flush()
+        return
+    shown = Table(title=title)
+    for column in columns:
+        shown.add_column(column, overflow="fold", no_wrap=False)
+    for row in rows:
+        shown.add_row(*(Text(cell) for cell in row))  # values are data, never markup
+    console.print(shown)
 
 
 def lint_report(console: Console, report: LintReport) -> None:
@@ -37,72 +62,51 @@ def lint_report(console: Console, report: LintReport) -> None:
 
 def scores(console: Console, summaries: list[dict[str, Any]]) -> None:
     """A table of `score --json` lines."""
-    table = Table(title="Scores")
-    for column in ("subject", "program", "score", "tier", "lists"):
-        table.add_column(column)
+    # In plain text every line names its subject and lists, so a line found by grep stands alone.
+    plain = not console.is_terminal
+    rows = []
     for summary in summaries:
         programs = summary["programs"] or {"—": {"score": None, "tier": None}}
         for index, (name, facts) in enumerate(programs.items()):
-            table.add_row(
-                summary["subject"] if index == 0 else "",
-                name,
-                _number(facts["score"]),
-                _number(facts["tier"]),
-                ", ".join(summary["lists"]) if index == 0 else "",
+            first = index == 0 or plain
+            rows.append(
+                (
+                    summary["subject"] if first else "",
+                    name,
+                    _number(facts["score"]),
+                    _number(facts["tier"]),
+                    ", ".join(summary["lists"]) if first else "",
+                )
             )
-    console.print(table)
+    table(console, ("subject", "program", "score", "tier", "lists"), rows, title="Scores")
 
 
-def decision(console: Console, result: Decision) -> None:
-    colour = "red" if result.decision == "deny" else "green"
+def decision(console: Console, result: Decision, rulebook: Rulebook | None = None) -> None:
+    colour = "red" if result.decision == "deny" else "yellow" if words.verdict(result) != "allow" else "green"
     console.print(
-        f"[bold]{result.subject}[/bold] → {result.action} at {result.at}: "
-        f"[bold {colour}]{result.decision.upper()}[/bold {colour}]",
+        f"[bold]{result.subject}[/bold] → {result.action} at {words.when(result.at)}: "
+        f"[bold {colour}]{words.verdict(result).upper()}[/bold {colour}]",
         highlight=False,
     )
     for measure in result.measures:
-        console.print(f"  • {measure.effect} [bold]{measure.measure}[/bold]: {measure.detail}", highlight=False)
-        console.print(f"    basis: {measure.basis}", highlight=False)
+        console.print(f"  • {escape(words.measure(measure))}", highlight=False)
+        console.print(f"    basis: {escape(measure.basis or 'none given')}", highlight=False)
         for reason in measure.reasons:
-            console.print(f"    because {_reason_text(reason)}", highlight=False)
+            console.print(f"    because {escape(words.reason(reason, rulebook))}", highlight=False)
     for factor in result.key_factors:
-        console.print(
-            f"  key factor {factor['rank']}: record {factor['record']} ({factor['behaviour']}, {factor['at']}) "
-            f"{factor['why']}",
-            highlight=False,
-        )
+        console.print(f"  key factor {factor['rank']}: {escape(words.key_factor(factor))}", highlight=False)
 
 
-def _reason_text(reason: dict[str, Any]) -> str:
-    negation = "not " if reason.get("negated") else ""
-    if "list" in reason:
-        if reason.get("negated"):
-            return f"not on the list {reason['list']}"
-        until = reason.get("until") or "no set end"
-        return (
-            f"on the {reason.get('kind')} list {reason['list']} since {reason.get('since') or 'the start'} "
-            f"(records {', '.join(reason.get('opened_by', [])) or '—'}; until at the latest {until})"
-        )
-    test = {key: value for key, value in reason["condition"].items() if key != "program"}
-    records = ", ".join(f"{fact['record']} ({fact['points']:+})" for fact in reason.get("records", []))
-    return f"{negation}{reason['program']} {test}: score {_number(reason['score'])}, tier {_number(reason['tier'])}" + (
-        f"; weightiest records {records}" if records else ""
-    )
-
-
-def explanation(console: Console, facts: dict[str, Any]) -> None:
-    console.print(f"[bold]{facts['subject']}[/bold] ({facts['kind']}) at {facts['at']}", highlight=False)
+def explanation(console: Console, facts: dict[str, Any], rulebook: Rulebook | None = None) -> None:
+    console.print(f"[bold]{facts['subject']}[/bold] ({facts['kind']}) at {words.when(facts['at'])}", highlight=False)
     for program in facts["programs"]:
         console.print(
             f"\n[bold]{program['program']}[/bold]: score {program['score']} (start {program['start']}, "
             f"unclamped {program['unclamped']}), tier {_number(program['tier'])}",
             highlight=False,
         )
-        table = Table()
-        for column in ("record", "behaviour", "at", "base", "effective", "rule", "counts until"):
-            table.add_column(column)
-        for entry in program["records"]:
-            table.add_row(
+        rows = [
+            (
                 entry["record"],
                 entry["behaviour"],
                 entry["at"],
@@ -111,34 +115,17 @@ def explanation(console: Console, facts: dict[str, Any]) -> None:
                 entry["rule"],
                 entry["until"] or "no expiry",
             )
-        if program["records"]:
-            console.print(table)
+            for entry in program["records"]
+        ]
+        if rows:
+            table(console, ("record", "behaviour", "at", "base", "effective", "rule", "counts until"), rows)
         else:
             console.print("  no record counts now")
-        change = program["next_change"]
-        console.print(
-            "  next change: " + (f"{change['at']} (score {change['score']})" if change else "none by expiry alone"),
-            highlight=False,
-        )
-        upgrade = program["next_tier"]
-        if upgrade:
-            sooner = ", ".join(
-                f"{item['behaviour']} ({item['points']:+}{', reaches it now' if item['reaches_now'] else ''})"
-                for item in upgrade["sooner_by"]
-            )
-            console.print(
-                f"  next tier {upgrade['tier']} (from {upgrade['bound']}): by expiry alone "
-                f"{upgrade['earliest_by_expiry'] or 'not reached'}" + (f"; sooner by {sooner}" if sooner else ""),
-                highlight=False,
-            )
+        console.print(f"  {escape(words.next_change(program['next_change']))}", highlight=False)
+        if program["next_tier"]:
+            console.print(f"  {escape(words.next_tier(program['next_tier']))}", highlight=False)
     for listed in facts["lists"]:
-        way = listed["way_off"]
-        behaviours = ", ".join(item["behaviour"] for item in way["behaviours"] if item["leaves_now"]) or "none"
-        console.print(
-            f"\non the {listed['kind']} list [bold]{listed['list']}[/bold] since {listed['since'] or 'the start'}; "
-            f"off by expiry alone: {way['earliest_by_expiry'] or 'not by time alone'}; off now by: {behaviours}",
-            highlight=False,
-        )
+        console.print(f"\n{escape(words.way_off(listed, rulebook))}", highlight=False)
 
 
 def population(console: Console, states: list[SubjectState]) -> None:
@@ -148,15 +135,13 @@ def population(console: Console, states: list[SubjectState]) -> None:
         for program in state.enrolled():
             tiers[(program, _number(state.tier(program)))] += 1
         lists.update(state.lists())
-    table = Table(title="Tiers")
-    for column in ("program", "tier", "subjects"):
-        table.add_column(column)
-    for (program, tier), count in sorted(tiers.items()):
-        table.add_row(program, tier, str(count))
-    console.print(table)
-    table = Table(title="Lists")
-    table.add_column("list")
-    table.add_column("subjects")
-    for name, count in sorted(lists.items()):
-        table.add_row(name, str(count))
-    console.print(table)
+    programs = {name: program for state in states for name, program in state.rulebook.programs.items()}
+
+    def by_bound(item: tuple[tuple[str, str], int]) -> tuple[str, int]:
+        (program, tier), _ = item
+        ranking = words.tier_ranking(programs[program]) if program in programs else []
+        return program, ranking.index(tier) if tier in ranking else len(ranking)  # no tier: last
+
+    rows = [(program, tier, str(count)) for (program, tier), count in sorted(tiers.items(), key=by_bound)]
+    table(console, ("program", "tier", "subjects"), rows, title="Tiers")
+    table(console, ("list", "subjects"), [(name, str(count)) for name, count in sorted(lists.items())], title="Lists")

@@ -10,12 +10,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from credo import render
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, checked_ledger, emit, fail, instant_syntax, stdout
+from credo.cli.common import (
+    DEFAULT_STORE,
+    JsonOpt,
+    StoreOpt,
+    checked_ledger,
+    emit,
+    fail,
+    instant_syntax,
+    stderr,
+    stdout,
+)
 from credo.errors import CredoError
 from credo.ledger.files import read_records
 from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
@@ -100,6 +110,23 @@ def _instant(option: str, text: str, tz: dt.tzinfo) -> dt.datetime:
         fail(f"{option}: {exc}")
 
 
+def _summary(state: SubjectState) -> dict[str, Any]:
+    """The `score --subject S --json` line: the summary, and whether any record about S is known.
+
+    Only a question about one subject says it: the lines of `score` over everyone come from
+    the records, and keep their shape."""
+    return {**state.summary(), "known": state.known}
+
+
+def _newcomer(subject: str) -> None:
+    """Answering for a subject without records is right (everyone starts somewhere), but a typo
+    must not pass for a clean record: say so, on stderr, beside the answer."""
+    stderr.print(
+        f"credo: note: no records about {subject}; answering as for a newcomer — check the spelling",
+        markup=False,
+    )
+
+
 def score(
     rulebook: RulebookOpt = None,
     records: RecordsOpt = None,
@@ -126,11 +153,14 @@ def score(
             lines = [line for line in summaries(run) if subject in (None, line["subject"])]
         except CredoError as exc:
             fail(str(exc))
-        if subject is not None and not lines:  # no record names them: only starting scores to show
-            lines = [question.state(subject).summary()]
+        if subject is not None:  # the one answer: from the reference, with whether it is known
+            known = question.state(subject).known
+            lines = [{**line, "known": known} for line in lines] or [_summary(question.state(subject))]
     else:
         states = [question.state(subject)] if subject is not None else question.states()
-        lines = [state.summary() for state in states]
+        lines = [_summary(state) if subject is not None else state.summary() for state in states]
+    if subject is not None and not lines[0]["known"]:
+        _newcomer(subject)
     if as_json:
         for line in lines:
             emit(line)
@@ -149,11 +179,14 @@ def explain_command(
     known_at: KnownAtOpt = None,
 ) -> None:
     """Every point of a subject explained, when it stops counting, and the way to the next tier or off a list."""
-    facts = explain(Question(rulebook, records, at, url, known_at).state(subject))
+    state = Question(rulebook, records, at, url, known_at).state(subject)
+    facts = explain(state)
+    if not state.known:
+        _newcomer(subject)
     if as_json:
-        emit(facts)
+        emit({**facts, "known": state.known})
     else:
-        render.explanation(stdout, facts)
+        render.explanation(stdout, facts, state.rulebook)
 
 
 def check(
@@ -173,10 +206,12 @@ def check(
         decision = state.decide(action)
     except CredoError as exc:
         fail(str(exc))
+    if not decision.known:
+        _newcomer(subject)
     if as_json:
         emit(decision.as_dict())
     else:
-        render.decision(stdout, decision)
+        render.decision(stdout, decision, state.rulebook)
 
 
 def report(
@@ -206,7 +241,7 @@ def report(
         if adverse and shown < limit:
             shown += 1
             for decision in adverse:
-                render.decision(stdout, decision)
+                render.decision(stdout, decision, state.rulebook)
     stdout.rule("Rights impact report (lint)")
     _, findings = lint_file(rulebook)
     render.lint_report(stdout, findings)

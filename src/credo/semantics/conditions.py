@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, final
 
 from credo.rules.lint import pushes_down
 from credo.rules.model import (
@@ -22,12 +22,65 @@ from credo.semantics.timeline import Entry, ProgramTimeline
 TOP_RECORDS = 4
 
 
+# Reasons are data (DESIGN §4): these types name their keys once, for every package that reads
+# them (the CLI, the words, the service's views and notices). They are plain dicts at run time,
+# so the JSON of a decision is exactly these keys.
+
+
+class RecordFact(TypedDict):
+    """A record that weighs in a reason: its points now and when it stops counting."""
+
+    record: str
+    behaviour: str
+    at: str | None
+    points: float
+    until: str | None
+
+
+class StayFacts(TypedDict):
+    """A stay on a list: when and by what records it opened, when it closes at the latest."""
+
+    kind: str
+    since: str | None
+    opened_by: list[str]
+    until: str | None
+
+
+@final
+class ProgramReason(TypedDict):
+    """A program test that decided a condition, with the score, the tier and the weightiest records."""
+
+    condition: dict[str, Any]
+    negated: bool
+    program: str
+    enrolled: bool
+    score: float | None
+    tier: str | None
+    records: list[RecordFact]
+
+
+@final
+class ListReason(TypedDict):
+    """A list test that decided a condition; the stay's facts when the subject is on the list."""
+
+    condition: dict[str, Any]
+    negated: bool
+    list: str
+    kind: NotRequired[str]
+    since: NotRequired[str | None]
+    opened_by: NotRequired[list[str]]
+    until: NotRequired[str | None]
+
+
+Reason = ProgramReason | ListReason
+
+
 class Membership(Protocol):
     """What a condition needs to know of lists (measures only: enter_when names no list)."""
 
     def on_list(self, name: str, instant: dt.datetime) -> bool: ...
 
-    def list_reason(self, name: str, instant: dt.datetime) -> dict[str, Any]: ...
+    def list_reason(self, name: str, instant: dt.datetime) -> StayFacts: ...
 
 
 def program_holds(leaf: ProgramCondition, instant: dt.datetime, timelines: Mapping[str, ProgramTimeline]) -> bool:
@@ -76,7 +129,7 @@ def contributors(timeline: ProgramTimeline, instant: dt.datetime, downward: bool
     return sorted(active, key=lambda entry: abs(entry.effective), reverse=True)
 
 
-def entry_fact(entry: Entry, tz: dt.tzinfo) -> dict[str, Any]:
+def entry_fact(entry: Entry, tz: dt.tzinfo) -> RecordFact:
     return {
         "record": entry.record.id,
         "behaviour": entry.record.behaviour,
@@ -92,10 +145,10 @@ def program_reason(
     timelines: Mapping[str, ProgramTimeline],
     tz: dt.tzinfo,
     negated: bool,
-) -> dict[str, Any]:
+) -> ProgramReason:
     timeline = timelines.get(leaf.program)
     score = timeline.score_at(instant) if timeline else None
-    reason: dict[str, Any] = {
+    reason: ProgramReason = {
         "condition": leaf.model_dump(by_alias=True, exclude_none=True),
         "negated": negated,
         "program": leaf.program,
@@ -117,22 +170,24 @@ def reasons(
     lists: Membership | None,
     tz: dt.tzinfo,
     negated: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[Reason]:
     """The facts that make a (true) condition true: one reason per leaf test that decided it."""
     if isinstance(condition, ProgramCondition):
         return [program_reason(condition, instant, timelines, tz, negated)]
     if isinstance(condition, ListCondition):
         if lists is None:
             return []
-        reason = {"condition": {"list": condition.list_}, "negated": negated, "list": condition.list_}
-        if not negated:
-            reason.update(lists.list_reason(condition.list_, instant))
+        reason: ListReason = {"condition": {"list": condition.list_}, "negated": negated, "list": condition.list_}
+        if not negated:  # the stay's facts, after the test's (the order of the JSON keys)
+            stay = lists.list_reason(condition.list_, instant)
+            reason["kind"], reason["since"] = stay["kind"], stay["since"]
+            reason["opened_by"], reason["until"] = stay["opened_by"], stay["until"]
         return [reason]
     if isinstance(condition, NotCondition):
         return reasons(condition.not_, instant, timelines, lists, tz, not negated)
     items = condition.all_ if isinstance(condition, AllCondition) else condition.any_
     # Under all (or a negated any) every item holds; under any, only those that hold are reasons.
-    found: list[dict[str, Any]] = []
+    found: list[Reason] = []
     for item in items:
         if holds(item, instant, timelines, lists) != negated:
             found.extend(reasons(item, instant, timelines, lists, tz, negated))

@@ -12,7 +12,7 @@ from typing import Any
 from credo.errors import CredoError, RecordError
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
-from credo.semantics.conditions import holds, reasons
+from credo.semantics.conditions import Reason, StayFacts, holds, reasons
 from credo.semantics.lists import Interval, build_intervals
 from credo.semantics.records import Record, SubjectKind
 from credo.semantics.timeline import PointsOf, ProgramTimeline, build_timeline
@@ -35,7 +35,7 @@ class MeasureResult:
     effect: str
     detail: str
     basis: str | None
-    reasons: list[dict[str, Any]]
+    reasons: list[Reason]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +57,9 @@ class Decision:
     decision: str
     measures: list[MeasureResult]
     key_factors: list[dict[str, Any]] = field(default_factory=list)
+    #: False when no record about the subject is known: answered as for a newcomer, and said so
+    #: (a misspelt id must not pass for a clean record).
+    known: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Decision:
             "decision": self.decision,
             "measures": [measure.as_dict() for measure in self.measures],
             "key_factors": self.key_factors,
+            "known": self.known,
         }
 
 
@@ -112,6 +116,12 @@ class SubjectState:
     def intervals(self) -> dict[str, list[Interval]]:
         return {name: self.stays(name) for name in self.rulebook.lists}
 
+    @property
+    def known(self) -> bool:
+        """Whether any record about the subject is known at `at`; if not, the answers are those
+        for a newcomer (every program's start), which is right but must be said."""
+        return bool(self.records)
+
     # Scores and lists.
 
     def enrolled(self, instant: dt.datetime | None = None) -> list[str]:
@@ -140,7 +150,7 @@ class SubjectState:
     def covering(self, name: str, instant: dt.datetime) -> list[Interval]:
         return [interval for interval in self.stays(name) if interval.covers(instant)]
 
-    def list_reason(self, name: str, instant: dt.datetime) -> dict[str, Any]:
+    def list_reason(self, name: str, instant: dt.datetime) -> StayFacts:
         """Facts of a stay on a list: when and by what records it opened, when it closes at the latest."""
         stays = self.covering(name, instant)
         closes = [stay.closes for stay in stays]
@@ -190,7 +200,13 @@ class SubjectState:
                 applying.append(MeasureResult(name, measure.effect, measure.detail, measure.basis, why))
         verdict = "deny" if any(result.effect == "deny" for result in applying) else "allow"
         return Decision(
-            self.subject, action, iso(instant, self.tz) or "", verdict, applying, self.key_factors(applying)
+            self.subject,
+            action,
+            iso(instant, self.tz) or "",
+            verdict,
+            applying,
+            self.key_factors(applying),
+            known=self.known,
         )
 
     def key_factors(self, applying: list[MeasureResult]) -> list[dict[str, Any]]:
@@ -200,12 +216,14 @@ class SubjectState:
             if result.effect not in ADVERSE:
                 continue
             for reason in result.reasons:
-                if reason.get("negated"):
+                if reason["negated"]:
                     continue
-                for record_id in reason.get("opened_by", []):
-                    factor = by_record.setdefault(record_id, {"record": record_id, "weight": float("inf")})
-                    factor["why"] = f"put the subject on the {reason['kind']} list {reason['list']}"
-                for fact in reason.get("records", []):
+                if "list" in reason:
+                    for record_id in reason.get("opened_by", []):
+                        factor = by_record.setdefault(record_id, {"record": record_id, "weight": float("inf")})
+                        factor["why"] = f"put the subject on the {reason.get('kind')} list {reason['list']}"
+                    continue
+                for fact in reason["records"]:
                     factor = by_record.setdefault(fact["record"], {"record": fact["record"], "weight": 0.0})
                     if factor["weight"] != float("inf"):
                         factor["weight"] = max(factor["weight"], abs(fact["points"]))

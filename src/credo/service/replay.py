@@ -32,4 +32,7 @@ def replay(store: SqlStore, decision_id: str) -> Replay:
     if logged is None:
         raise UnknownDecision(f"no decision {decision_id!r} in the log")
     state = Ledger(store).state(logged.subject, from_micros(logged.at_us), upto=logged.ledger_position)
-    return Replay(decision_id, logged.answer, state.decide(logged.action).as_dict())
+    recomputed = state.decide(logged.action).as_dict()
+    if "known" not in logged.answer:  # logged before decisions said whether the subject was known
+        del recomputed["known"]
+    return Replay(decision_id, logged.answer, recomputed)

@@ -30,6 +30,7 @@ def public_decision(decision: Decision, decision_id: str, rulebook: Rulebook) ->
         "action": decision.action,
         "at": decision.at,
         "decision": decision.decision,
+        "known": decision.known,
         "measures": measures,
         "appeal": (
             "The subject can read every reason at GET /v1/me/explanation and dispute any record; "
