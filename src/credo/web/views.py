@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dateutil.relativedelta import relativedelta
 
+from credo import words
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
 from credo.rules.lint import lint
@@ -20,7 +21,6 @@ from credo.rules.model import (
     Condition,
     ListCondition,
     NotCondition,
-    ProgramCondition,
     Rulebook,
 )
 from credo.rules.time import Duration
@@ -65,26 +65,8 @@ def duration(value: Duration | None) -> str:
 
 
 def condition_words(condition: Condition, rulebook: Rulebook) -> str:
-    """A condition as a sentence fragment: 'the citizen grade is C or lower'."""
-    if isinstance(condition, ListCondition):
-        return f"on the {humane(condition.list_)} list"
-    if isinstance(condition, ProgramCondition):
-        program = humane(condition.program)
-        test, value = condition.test
-        return {
-            "tier_in": lambda: f"the {program} grade is {' or '.join(map(str, value))}",
-            "tier_at_least": lambda: f"the {program} grade is {value} or better",
-            "tier_at_most": lambda: f"the {program} grade is {value} or lower",
-            "score_below": lambda: f"the {program} score is below {value}",
-            "score_at_least": lambda: f"the {program} score is {value} or more",
-            "score_at_most": lambda: f"the {program} score is {value} or less",
-        }[test]()
-    if isinstance(condition, AllCondition):
-        return " and ".join(condition_words(part, rulebook) for part in condition.all_)
-    if isinstance(condition, AnyCondition):
-        return " or ".join(condition_words(part, rulebook) for part in condition.any_)
-    assert isinstance(condition, NotCondition)
-    return f"not ({condition_words(condition.not_, rulebook)})"
+    """A condition as credo.words says it, with the rulebook's names in plain words."""
+    return humane(words.condition(condition, rulebook))
 
 
 # The public rulebook.
@@ -224,7 +206,7 @@ def rulebook_page(rulebook: Rulebook, effective: dt.datetime | None) -> Rulebook
             program.floor,
             program.ceiling,
             program.higher_is,
-            [TierLine(tier, program.tiers[tier]) for tier in reversed(program.tier_order())],
+            [TierLine(tier, program.tiers[tier]) for tier in words.tier_ranking(program)],
         )
         for name, program in rulebook.programs.items()
     ]
