@@ -229,3 +229,36 @@ def test_a_one_time_link_signs_in_once(store: SqlStore, keys: dict[str, str]) ->
     second = again.get(f"/sign-in/once/{token}")
     spent = again.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(second.text)})
     assert spent.status_code == 401 and "used already" in spent.text
+
+
+def test_a_long_file_comes_a_page_at_a_time(store: SqlStore, keys: dict[str, str], tmp_path: Path) -> None:
+    from credo.web.views import PER_PAGE
+
+    rows = ["id,subject,behaviour,at,source"] + [
+        f"b{index},p-zhang-wei,bill_paid_on_time,2025-0{1 + index % 5}-{1 + index % 28:02d},bank"
+        for index in range(PER_PAGE + 5)
+    ]
+    (tmp_path / "more.csv").write_text("\n".join(rows) + "\n")
+    Ledger(store, lambda: NOW).ingest(tmp_path / "more.csv")
+    client = browser(store)
+    sign_in(client, keys["subject"])
+    first = client.get("/me").text
+    assert first.count('class="record"') == PER_PAGE
+    assert 'hx-get="/me/records?page=1"' in first
+    older = client.get("/me/records?page=1", headers={"HX-Request": "true"})
+    total = len(store.records("p-zhang-wei"))
+    assert older.status_code == 200 and older.text.count('class="record"') == total - PER_PAGE
+    assert "Show older records" not in older.text
+    assert client.get("/me/records?page=1").status_code == 303  # without htmx: the whole page
+
+
+def test_no_page_reaches_another_persons_record(store: SqlStore, keys: dict[str, str]) -> None:
+    client = browser(store)
+    sign_in(client, keys["subject"])
+    page = client.get("/me").text
+    theirs = store.records("p-li-na")[0].id
+    for reference in (theirs, theirs.upper(), f" {theirs} ", "court:nope", str(store.records("p-li-na")[0].position)):
+        answer = client.post("/me/appeals", data={"record": reference, "statement": "mine?", "csrf": csrf_of(page)})
+        assert answer.status_code == 404, reference
+        assert "no such record" in answer.text
+    assert store.appeals("p-li-na") == [] and store.appeals("p-zhang-wei") == []

@@ -352,5 +352,5 @@ def create_app(
         actor = f"reviewer {key.key_hash[:12]}"
         return view(appeals.resolve(appeal_id, resolution.outcome, resolution.reason, actor), clock())
 
-    mount_pages(app, store, ledger, appeals, keyring, clock, session_secret)
+    mount_pages(app, store, ledger, appeals, keyring, cache, clock, session_secret)
     return app

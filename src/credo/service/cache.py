@@ -12,10 +12,11 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from credo.ledger.book import Ledger
 from credo.ledger.model import counting
-from credo.semantics import RulebookHistory, SubjectState
+from credo.semantics import RulebookHistory, SubjectState, explain
 from credo.storage.sql import SqlStore
 
 
@@ -25,6 +26,14 @@ class Cached:
     history: RulebookHistory
     head: int
     _until: dt.datetime | bool | None = False  # False: not worked out yet
+    _explained: dict[str, Any] | None = None
+
+    def explanation(self) -> dict[str, Any]:
+        """explain(state), worked out once per entry: the person's page asks it on every view, and
+        the way to the next tier re-evaluates the subject once per behaviour that would help."""
+        if self._explained is None:
+            self._explained = explain(self.state)
+        return self._explained
 
     def until(self) -> dt.datetime | None:
         """The first instant at which the state can change (None: never). Worked out on the

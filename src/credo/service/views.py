@@ -39,16 +39,22 @@ def public_decision(decision: Decision, decision_id: str, rulebook: Rulebook) ->
     }
 
 
-def own_records(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> list[dict[str, Any]]:
-    """Every record about the subject, with its status, corrections and appeals."""
+def own_records(
+    store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime, window: slice | None = None
+) -> list[dict[str, Any]]:
+    """Every record about the subject (or those in `window`, in ledger order), with its status,
+    corrections and appeals."""
     stored = store.records(subject)
     corrections = store.corrections(subject=subject)
     counted = {record.position for record in counting(stored, corrections)}
     subject_appeals = store.appeals(subject)
     tz = ledger.history().versions[-1].rulebook.tz if store.versions() else dt.UTC
+    fixes: dict[int, list[Any]] = {}
+    for correction in corrections:
+        fixes.setdefault(correction.record_position, []).append(correction)
     rows = []
-    for record in stored:
-        mine = [c for c in corrections if c.record_position == record.position]
+    for record in stored[window] if window is not None else stored:
+        mine = fixes.get(record.position, [])
         status = "counting" if record.position in counted else _status(record.pending, [c.action for c in mine])
         disputes = [
             {

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,12 +23,13 @@ from credo.ledger.chain import from_micros
 from credo.semantics import NoRulebookInForce
 from credo.service.appeals import Appeals
 from credo.service.auth import KeyRing
+from credo.service.cache import StateCache
 from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
 from credo.service.views import whole_file
 from credo.storage.sql import SqlStore
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
-from credo.web.views import person_file, population_figures, rulebook_page, run_history, when
+from credo.web.views import person_file, population_figures, records_page, rulebook_page, run_history, when
 
 HERE = Path(__file__).parent
 #: No inline script or style anywhere; every asset is served from this origin.
@@ -84,6 +85,7 @@ def mount_pages(
     ledger: Ledger,
     appeals: Appeals,
     keyring: KeyRing,
+    cache: StateCache,
     clock: Callable[[], dt.datetime],
     secret: str | None = None,
 ) -> None:
@@ -191,15 +193,30 @@ def mount_pages(
         return response
 
     @router.get("/me", response_class=HTMLResponse)
-    def my_file(request: Request) -> HTMLResponse:
+    def my_file(request: Request, number: Annotated[int, Query(alias="page", ge=0, le=100_000)] = 0) -> HTMLResponse:
         session = signed_in(request, "subject")
         assert session.key.subject is not None
         appeals.lapse_overdue()
         try:
-            file = person_file(store, ledger, session.key.subject, clock())
+            file = person_file(store, ledger, cache, session.key.subject, clock(), number)
         except NoRulebookInForce:
             return problem(request, 404, "No rulebook yet", "No rulebook is in force yet: nothing is scored.")
         return page(request, "me.html", file=file, csrf=session.csrf)
+
+    @router.get("/me/records", response_class=HTMLResponse)
+    def my_older_records(request: Request, page: Annotated[int, Query(ge=0, le=100_000)] = 1) -> Response:
+        """A page of older records, for htmx to put in place of the "Show older records" link."""
+        if "hx-request" not in request.headers:
+            return RedirectResponse(f"/me?page={page}#records", status_code=303)
+        session = signed_in(request, "subject")
+        now = clock()
+        cached = cache.get(session.key.subject or "", now)
+        rulebook = cached.history.require(now)
+        subject = session.key.subject or ""
+        records, older = records_page(store, ledger, rulebook, subject, now, page, cached.explanation())
+        html = env.get_template("records_part.html").render(records=records, page=page, older=older,
+                                                            csrf=session.csrf)  # fmt: skip
+        return HTMLResponse(html)
 
     @router.get("/me/export")
     def my_export(request: Request) -> Response:

@@ -7,7 +7,8 @@ dates in the rulebook's zone; identifiers only where a person needs them to refe
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
@@ -24,8 +25,9 @@ from credo.rules.model import (
     Rulebook,
 )
 from credo.rules.time import Duration
-from credo.semantics import NoRulebookInForce, explain
+from credo.semantics import NoRulebookInForce
 from credo.semantics.state import SubjectState
+from credo.service.cache import StateCache
 from credo.service.views import own_records
 from credo.storage.logs import AppealRow
 from credo.storage.runs import PopulationRunRow
@@ -297,7 +299,8 @@ class ProgramView:
     next_tier_by_expiry: str
     sooner_by: list[str]
     next_change: str
-    records: list[ActiveRecord]
+    records: list[ActiveRecord]  # the records that weigh most in the score now
+    counting: int  # how many records count in it now
     chart: ScoreChart | None
 
 
@@ -337,6 +340,7 @@ class RecordView:
     source: str
     appeals: list[AppealView]
     can_appeal: bool
+    points: list[str]  # in words, per programme it counts in now: "citizen: -50, until 6 June 2028"
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,8 @@ class PersonFile:
     notices: list[NoticeView]
     appeal_within: str
     rulebook: str
-    measures_now: list[str] = field(default_factory=list)
+    page: int = 0
+    older: bool = False  # records older than this page exist
 
 
 def _chart(state: SubjectState, program: str, now: dt.datetime, tz: dt.tzinfo) -> ScoreChart | None:
@@ -400,13 +405,22 @@ def _chart(state: SubjectState, program: str, now: dt.datetime, tz: dt.tzinfo) -
     return ScoreChart(past, future, low, high, when(instants[0], tz), when(now, tz), when(instants[-1], tz), summary)
 
 
-def person_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> PersonFile:
-    """Everything the subject may see about themself, in words."""
-    history = ledger.history()
-    rulebook = history.require(now)
+#: Records per page of a person's file, newest first; older ones come a page at a time.
+PER_PAGE = 50
+#: Records shown beside each score: those that weigh most (each record's points are on it too).
+TOP = 10
+
+
+def person_file(
+    store: SqlStore, ledger: Ledger, cache: StateCache, subject: str, now: dt.datetime, page: int = 0
+) -> PersonFile:
+    """Everything the subject may see about themself, in words (the evaluation from the cache
+    the decisions use: it stands until the next write or the next instant anything can change)."""
+    cached = cache.get(subject, now)
+    rulebook = cached.history.require(now)
     tz = rulebook.tz
-    state = ledger.state(subject, now)
-    explained = explain(state)
+    state = cached.state
+    explained = cached.explanation()
     programs = []
     for line in explained["programs"]:
         name = line["program"]
@@ -444,21 +458,22 @@ def person_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime)
                         item["rule"],
                         when_text(item["until"], tz),
                     )
-                    for item in line["records"]
+                    for item in sorted(line["records"], key=lambda item: -abs(item["effective"]))[:TOP]
                 ],
+                counting=len(line["records"]),
                 chart=_chart(state, name, now, tz),
             )
         )
     lists = []
+    applying = {result.measure for action in rulebook.actions for result in state.decide(action, now).measures}
     for line in explained["lists"]:
         name = line["list"]
         listed = rulebook.lists[name]
         brings = [
             measure.detail or humane(measure_name)
             for measure_name, measure in rulebook.measures.items()
-            if any(isinstance(leaf, ListCondition) and leaf.list_ == name for leaf in _leaves(measure.when))
-            and state.decide(measure.action, now).decision in ("deny", "allow")
-            and any(result.measure == measure_name for result in state.decide(measure.action, now).measures)
+            if measure_name in applying
+            and any(isinstance(leaf, ListCondition) and leaf.list_ == name for leaf in _leaves(measure.when))
         ]
         ways = [
             f"a record of {humane(item['behaviour'])}" + (" ends it at once" if item["leaves_now"] else "")
@@ -477,27 +492,7 @@ def person_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime)
                 brings,
             )
         )
-    appeals_of: dict[int, list[AppealRow]] = {}
-    for appeal in store.appeals(subject):
-        appeals_of.setdefault(appeal.record_position, []).append(appeal)
-    records = []
-    for row in reversed(own_records(store, ledger, subject, now)):
-        behaviour = rulebook.behaviours.get(row["behaviour"])
-        mine = [_appeal_view(appeal, now, tz) for appeal in appeals_of.get(row["position"], [])]
-        records.append(
-            RecordView(
-                id=row["id"],
-                position=row["position"],
-                behaviour=humane(row["behaviour"]),
-                description=(behaviour.description or "") if behaviour else "",
-                at=when_text(row["at"], tz),
-                status=row["status"],
-                evidence=row["evidence"] or "",
-                source=humane(row["id"].split(":", 1)[0]),
-                appeals=mine,
-                can_appeal=row["status"] != "reversed" and not any(a.status == "pending" for a in mine),
-            )
-        )
+    records, older = records_page(store, ledger, rulebook, subject, now, page, explained)
     decisions = [
         DecisionView(
             logged.id,
@@ -523,7 +518,58 @@ def person_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime)
         notices=notices,
         appeal_within=duration(rulebook.appeals.respond_within),
         rulebook=f"{rulebook.rulebook} {rulebook.version}",
+        page=page,
+        older=older,
     )
+
+
+def records_page(
+    store: SqlStore,
+    ledger: Ledger,
+    rulebook: Rulebook,
+    subject: str,
+    now: dt.datetime,
+    page: int,
+    explained: dict[str, Any],
+) -> tuple[list[RecordView], bool]:
+    """One page of the subject's records, newest first, each with its points where it counts, and
+    whether older ones exist."""
+    tz = rulebook.tz
+    counts: dict[str, list[dict[str, Any]]] = {}
+    for line in explained["programs"]:
+        for item in line["records"]:
+            counts.setdefault(item["record"], []).append({"program": line["program"], **item})
+    appeals_of: dict[int, list[AppealRow]] = {}
+    for appeal in store.appeals(subject):
+        appeals_of.setdefault(appeal.record_position, []).append(appeal)
+    records = []
+    # One row more than a page, from the end: whether there are older records to offer.
+    window = slice(-(PER_PAGE * (page + 1) + 1), -PER_PAGE * page or None)
+    rows = own_records(store, ledger, subject, now, window)
+    older = len(rows) > PER_PAGE
+    for row in reversed(rows[1:] if older else rows):
+        behaviour = rulebook.behaviours.get(row["behaviour"])
+        mine = [_appeal_view(appeal, now, tz) for appeal in appeals_of.get(row["position"], [])]
+        records.append(
+            RecordView(
+                id=row["id"],
+                position=row["position"],
+                behaviour=humane(row["behaviour"]),
+                description=(behaviour.description or "") if behaviour else "",
+                at=when_text(row["at"], tz),
+                status=row["status"],
+                evidence=row["evidence"] or "",
+                source=humane(row["id"].split(":", 1)[0]),
+                appeals=mine,
+                can_appeal=row["status"] != "reversed" and not any(a.status == "pending" for a in mine),
+                points=[
+                    f"{humane(item['program'])}: {item['effective']:+g} points ({item['rule']}), counting until "
+                    f"{when_text(item['until'], tz)}"
+                    for item in counts.get(row["id"], [])
+                ],
+            )
+        )
+    return records, older
 
 
 def _measure_words(measure: dict[str, object]) -> str:
