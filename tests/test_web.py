@@ -262,3 +262,21 @@ def test_no_page_reaches_another_persons_record(store: SqlStore, keys: dict[str,
         assert answer.status_code == 404, reference
         assert "no such record" in answer.text
     assert store.appeals("p-li-na") == [] and store.appeals("p-zhang-wei") == []
+
+
+def test_a_tampered_ledger_shows_no_page(store: SqlStore, keys: dict[str, str], tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    client = browser(store)  # its start records a checkpoint; what comes after is checked at the next start
+    sign_in(client, keys["subject"])
+    assert client.get("/me").status_code == 200
+    (tmp_path / "late.csv").write_text(
+        "id,subject,behaviour,at,source\nlate-1,p-zhang-wei,bill_paid_on_time,2025-05-30,bank\n"
+    )
+    Ledger(store, lambda: NOW).ingest(tmp_path / "late.csv")
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE records SET behaviour = 'charity_donation' WHERE source_id = 'late-1'"))
+    tampered = browser(store)  # a server started over the altered ledger
+    page = tampered.get("/rulebook")
+    assert page.status_code == 503 and "cannot be shown" in page.text and "<html" in page.text
+    assert tampered.get("/static/credo.css").status_code == 200

@@ -23,6 +23,7 @@ from credo.storage.sql import SqlStore
 
 #: What stays up while the chain is broken: the API's description reads nothing of the ledger.
 OPEN_PATHS = ("/docs", "/redoc", "/openapi.json")
+OPEN_PREFIXES = ("/docs-assets/", "/static/")  # their assets, and the pages' stylesheet
 
 
 class Integrity:
@@ -84,6 +85,23 @@ class Integrity:
         )
 
 
+def _page(report: LedgerReport | None) -> Any:
+    from fastapi.responses import HTMLResponse
+    from markupsafe import escape
+
+    problem = escape((report.problem if report else None) or "the chain does not verify")
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        'content="width=device-width, initial-scale=1"><title>Unavailable · credo</title>'
+        '<link rel="stylesheet" href="/static/credo.css"></head><body><main id="main">'
+        "<h1>This page cannot be shown right now</h1>"
+        "<p>The ledger that holds the records failed its integrity check, so credo shows nothing from it "
+        "until the operator has restored a copy that can be trusted. Nothing is decided "
+        f"from the altered data. Please try again later.</p><p>For the operator: {problem}.</p></main></body></html>",
+        status_code=503,
+    )
+
+
 class ChainGuard:
     """Plain ASGI middleware: one attribute read per request while the chain verifies."""
 
@@ -95,7 +113,10 @@ class ChainGuard:
         if scope["type"] == "http":
             self.integrity.recheck_if_due()
             refusal = self.integrity.refusal() if self.integrity.broken is not None else None
-            if refusal is not None and scope["path"] not in OPEN_PATHS:
+            path = scope["path"]
+            if refusal is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
+                if not path.startswith(("/v1/", "/healthz")):  # a page: say it in a page
+                    refusal = _page(self.integrity.broken)
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
