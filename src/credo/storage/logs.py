@@ -63,7 +63,8 @@ class ServiceLog:
             connection.execute(
                 schema.api_keys.insert(),
                 {"key_hash": key.key_hash, "role": key.role, "source": key.source,
-                 "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us},
+                 "actions": json.dumps(list(key.actions)) if key.actions else None, "subject": key.subject,
+                 "created_us": key.created_us},
             )  # fmt: skip
 
     def key(self, key_hash: str) -> StoredKey | None:
@@ -71,7 +72,7 @@ class ServiceLog:
             row = connection.execute(select(schema.api_keys).where(schema.api_keys.c.key_hash == key_hash)).first()
         if row is None:
             return None
-        actions = tuple(row.actions.split(",")) if row.actions else ()
+        actions = _actions(row.actions)
         return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us)
 
     def log_decisions(self, logged: list[LoggedDecision]) -> None:
@@ -195,6 +196,16 @@ class ServiceLog:
                     select(schema.records.c.subject).distinct().order_by(schema.records.c.subject)
                 )
             ]
+
+
+def _actions(stored: str | None) -> tuple[str, ...]:
+    """A key's actions: a JSON list (a comma in an action cannot split it); older keys were stored
+    comma-joined."""
+    if not stored:
+        return ()
+    if stored.startswith("["):
+        return tuple(json.loads(stored))
+    return tuple(stored.split(","))
 
 
 def _logged(row: Any) -> LoggedDecision:
