@@ -116,7 +116,12 @@ def record_row(row: Any) -> RecordRow | tuple[str, str]:
     empty cell, JSON's null) is an absent one."""
     if not isinstance(row, dict):
         return ("", "expected an object of fields")
-    present = {name: value for name, value in row.items() if value is not None and value != ""}
+    values = row.values()
+    present = (
+        row
+        if "" not in values and None not in values
+        else {name: value for name, value in row.items() if value is not None and value != ""}
+    )
     try:
         return _validate_row(present)  # type: ignore[no-any-return]
     except ValidationError as exc:

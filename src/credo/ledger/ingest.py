@@ -25,7 +25,6 @@ from credo.rules.time import parse_instant
 from credo.semantics.records import SubjectKind
 from credo.semantics.versions import RulebookHistory
 
-REQUIRED = ("subject", "behaviour", "at", "source", "id")
 BATCH = 10_000
 
 
@@ -86,15 +85,14 @@ class RowChecker:
         fields = record_row(row)
         if isinstance(fields, tuple):
             return Rejection(self.file, line, fields[0] or None, fields[1])
-        for name in ("source", "id"):
-            if getattr(fields, name) is None:
-                return Rejection(self.file, line, name,
-                                 f"missing {name} (store mode identifies a record by source and id)")  # fmt: skip
+        source, source_id = fields.source, fields.id
+        if source is None or source_id is None:
+            name = "source" if source is None else "id"
+            return Rejection(self.file, line, name, f"missing {name} (store mode identifies a record by source and id)")
         when = self._instant(fields.at)
         if isinstance(when[0], str):
             return Rejection(self.file, line, "at", when[0])
         at_us, rulebook = when
-        source = cast(str, fields.source)
         checked = self._behaviour(rulebook, fields.behaviour, source)
         if isinstance(checked[0], str):
             return Rejection(self.file, line, checked[1], checked[0])
@@ -107,7 +105,7 @@ class RowChecker:
             behaviour=fields.behaviour,
             at_us=at_us,
             source=source,
-            source_id=cast(str, fields.id),
+            source_id=source_id,
             evidence=fields.evidence or None,
             confidence=confidence,
             pending=pending,
