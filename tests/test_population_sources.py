@@ -242,7 +242,7 @@ def test_every_kind_of_whitespace_is_stripped_as_file_mode_strips_it(
     ]
 
 
-@pytest.mark.parametrize(("field", "message"), [("kind", "unknown subject kind ''"), ("source", "source ''")])
+@pytest.mark.parametrize(("field", "message"), [("kind", "unknown subject kind ''"), ("source", "missing source")])
 def test_an_optional_field_of_spaces_alone_is_refused_as_in_file_mode(tmp_path: Path, field: str, message: str) -> None:
     rows = csv_rows()
     rows[5][field] = " \t "

@@ -26,8 +26,10 @@ from credo.cli.common import (
     stderr,
     stdout,
 )
-from credo.errors import CredoError
+from credo.errors import CredoError, InstantError, RecordError
+from credo.ledger.book import Ledger
 from credo.ledger.files import read_records
+from credo.ledger.incoming import identifier
 from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
 from credo.semantics import Record, SubjectState, evaluate, evaluate_all, explain
 
@@ -66,8 +68,8 @@ class Question:
                 self.known_at: dt.datetime | None = None
             else:
                 self.ledger = checked_ledger(url)
-                self.at = self.ledger.instant(at)
-                self.known_at = None if known_at is None else self.ledger.instant(known_at)
+                self.at = _stored_instant(self.ledger, "--at", at)
+                self.known_at = None if known_at is None else _stored_instant(self.ledger, "--known-at", known_at)
                 self.rulebook = self.ledger.history(self.known_at).require(self.at)
                 self.records = []
         except CredoError as exc:
@@ -86,6 +88,7 @@ class Question:
         return [(version.effective, version.rulebook) for version in self.ledger.history(self.known_at).versions]
 
     def state(self, subject: str) -> SubjectState:
+        subject = _subject(subject)
         try:
             if self.ledger is not None:
                 return self.ledger.state(subject, self.at, self.known_at)
@@ -101,6 +104,21 @@ class Question:
                 yield from evaluate_all(self.rulebook, self.records, self.at).values()
         except CredoError as exc:
             fail(str(exc))
+
+
+def _subject(text: str) -> str:
+    """The subject as every entry point spells it (credo.ledger.incoming.Identifier)."""
+    try:
+        return identifier(text, "--subject")
+    except RecordError as exc:
+        fail(f"--subject: {exc.reason}")
+
+
+def _stored_instant(book: Ledger, option: str, text: str) -> dt.datetime:
+    try:
+        return book.instant(text)
+    except InstantError as exc:
+        fail(f"{option}: {exc}")
 
 
 def _instant(option: str, text: str, tz: dt.tzinfo) -> dt.datetime:
@@ -144,6 +162,7 @@ def score(
     """Scores, tiers and lists of every subject (or one) at an instant."""
     if engine not in {"reference", "duckdb", "spark"}:
         fail(f"unknown engine {engine!r}; use reference, duckdb or spark")
+    subject = None if subject is None else _subject(subject)
     question = Question(rulebook, records, at, url, known_at)
     if engine != "reference":
         from credo.population.run import start, summaries

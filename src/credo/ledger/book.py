@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from credo.errors import CredoError, RecordError
+from credo.errors import CredoError, InstantError, RecordError
 from credo.ledger.chain import LedgerReport, from_micros
+from credo.ledger.incoming import identifier
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
 from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
 from credo.rules.lint import load_rulebook, loads_rulebook
@@ -19,6 +20,8 @@ from credo.rules.time import parse_instant
 from credo.semantics.records import Record
 from credo.semantics.state import SubjectState, subject_kind
 from credo.semantics.versions import RulebookHistory, Version
+
+MAX_POSITION = 2**63 - 1  # a position is a 64-bit integer in every store
 
 
 class LedgerError(CredoError, ValueError):
@@ -50,6 +53,8 @@ class LedgerStore(Protocol):
     ) -> list[StoredRecord]: ...
 
     def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None: ...
+
+    def subject_kinds(self, subjects: Collection[str]) -> dict[str, set[str]]: ...
 
     def corrections(
         self, known_at: dt.datetime | None = None, upto: int | None = None, subject: str | None = None
@@ -111,7 +116,10 @@ class Ledger:
         """Publish a rulebook's text; a version is never edited, only succeeded."""
         rulebook = loads_rulebook(text, file)
         now = self.clock()
-        when = parse_instant(effective, rulebook.tz)
+        try:
+            when = parse_instant(effective, rulebook.tz)
+        except InstantError as exc:
+            raise RecordError(str(exc), field="effective") from exc
         if self.store.versions() and when < now and not retroactive:
             raise LedgerError(
                 f"--effective {when.isoformat()} is in the past: a later version that applies to what already "
@@ -146,7 +154,8 @@ class Ledger:
                           f"{position} with different content"))  # fmt: skip
 
         try:
-            tally: Tally = self.store.ingest(file_batches(path, history, now, log, progress, batch_size), now, conflict)
+            batches = file_batches(path, history, now, log, self.store.subject_kinds, progress, batch_size)
+            tally: Tally = self.store.ingest(batches, now, conflict)
         finally:
             log.close()
         return IngestSummary(tally.accepted, tally.duplicates, log.count, tally.first_position, tally.last_position)
@@ -154,8 +163,10 @@ class Ledger:
     def find(self, reference: str) -> StoredRecord:
         """A record by its ledger position or by SOURCE:ID."""
         record = None
-        if reference.isdigit():
-            record = self.store.record(position=int(reference))
+        reference = identifier(reference, "record")
+        if reference.isascii() and reference.isdigit():  # not "²": str.isdigit takes any digit
+            position = int(reference)
+            record = self.store.record(position=position) if position <= MAX_POSITION else None
         elif ":" in reference:
             source, source_id = reference.split(":", 1)
             record = self.store.record(key=(source, source_id))

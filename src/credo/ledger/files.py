@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from credo.errors import CredoError, RecordError
+from credo.ledger.incoming import record_row
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_instant
 from credo.semantics.records import Record, SubjectKind
@@ -20,42 +21,28 @@ IGNORED = ("evidence", "confidence")
 KINDS = get_args(SubjectKind)
 
 
-def record_from_row(
-    row: Mapping[str, Any], rulebook: Rulebook, *, file: str, line: int, known_fields: bool = True
-) -> Record:
-    """Check one row and make it a Record; RecordError names the file, line and field."""
+def record_from_row(row: Mapping[str, Any], rulebook: Rulebook, *, file: str, line: int) -> Record:
+    """Check one row (the one record model, credo.ledger.incoming) and make it a Record;
+    RecordError names the file, line and field."""
 
-    def fail(message: str, field: str) -> RecordError:
+    def fail(message: str, field: str | None) -> RecordError:
         return RecordError(message, file=file, line=line, field=field)
 
-    if known_fields:
-        unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL) - set(IGNORED))
-        if unknown:
-            raise fail(f"unknown column {unknown[0]!r}; records have {', '.join(REQUIRED + OPTIONAL)}", unknown[0])
-    values: dict[str, str] = {}
-    for name in REQUIRED:
-        value = row.get(name)
-        if value is None or str(value).strip() == "":
-            raise fail(f"missing {name}", name)
-        values[name] = value if not isinstance(value, str) else value.strip()
-    behaviour = str(values["behaviour"])
+    fields = record_row(row)
+    if isinstance(fields, tuple):
+        raise fail(fields[1], fields[0] or None)
+    behaviour = fields.behaviour
     if behaviour not in rulebook.behaviours:
         raise fail(f"unknown behaviour {behaviour!r}; rulebook {rulebook.rulebook!r} does not declare it", "behaviour")
     try:
-        at = parse_instant(values["at"], rulebook.tz)
+        at = parse_instant(fields.at, rulebook.tz)
     except CredoError as exc:
         raise fail(str(exc), "at") from exc
-    kind = str(row.get("kind") or "person").strip()
-    if kind not in KINDS:
-        raise fail(f"unknown subject kind {kind!r}; expected person or organization", "kind")
-    source = row.get("source")
-    source = str(source).strip() if source not in (None, "") else None
+    source = fields.source
     allowed = rulebook.behaviours[behaviour].sources
     if source is not None and allowed and source not in allowed:
         raise fail(f"source {source!r} may not report {behaviour!r}; allowed: {', '.join(allowed)}", "source")
-    record_id = row.get("id")
-    record_id = str(record_id).strip() if record_id not in (None, "") else f"line-{line}"
-    return Record(str(values["subject"]), behaviour, at, record_id, source, kind)  # type: ignore[arg-type]
+    return Record(fields.subject, behaviour, at, fields.id or f"line-{line}", source, fields.kind)
 
 
 Progress = Callable[[int], None]
@@ -64,36 +51,43 @@ Progress = Callable[[int], None]
 def _lines(path: Path, progress: Progress | None) -> Iterator[str]:
     """The file's lines as text, telling progress how many bytes each took."""
     with path.open("rb") as handle:
-        for raw in handle:
+        encoding = "utf-8-sig"  # a byte-order mark before the first line is not part of it
+        for number, raw in enumerate(handle, start=1):
             if progress is not None:
                 progress(len(raw))
             try:
-                yield raw.decode("utf-8")
+                yield raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise RecordError(f"not UTF-8 text: {exc.reason}", file=str(path)) from exc
+                raise RecordError(f"not UTF-8 text: {exc.reason}", file=str(path), line=number) from exc
+            encoding = "utf-8"
 
 
 def _csv_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:
     reader = csv.DictReader(_lines(path, progress))
-    if reader.fieldnames is None:
-        return
-    missing = [name for name in REQUIRED if name not in reader.fieldnames]
-    if missing:
-        separators = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
-        found = [
-            name for mark, name in separators.items() if len(reader.fieldnames) == 1 and mark in reader.fieldnames[0]
-        ]
-        if found:  # one column holding every name: the file is not separated by commas
-            raise RecordError(
-                f"the header is one column, {reader.fieldnames[0]!r}: the file is separated by {found[0]}, and "
-                "credo reads CSV separated by commas; save it as comma-separated CSV",
-                file=str(path), line=1,
-            )  # fmt: skip
-        raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
-    for row in reader:
-        if None in row:
-            raise RecordError("more values than columns", file=str(path), line=reader.line_num)
-        yield reader.line_num, row
+    try:
+        if reader.fieldnames is None:
+            return
+        missing = [name for name in REQUIRED if name not in reader.fieldnames]
+        if missing:
+            separators = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+            single = reader.fieldnames[0] if len(reader.fieldnames) == 1 else ""
+            found = [name for mark, name in separators.items() if mark in single]
+            if found:  # one column holding every name: the file is not separated by commas
+                raise RecordError(
+                    f"the header is one column, {reader.fieldnames[0]!r}: the file is separated by {found[0]}, and "
+                    "credo reads CSV separated by commas; save it as comma-separated CSV",
+                    file=str(path), line=1,
+                )  # fmt: skip
+            raise RecordError(f"the header has no column {missing[0]!r}", file=str(path), line=1, field=missing[0])
+        for row in reader:
+            if None in row:
+                raise RecordError("more values than columns", file=str(path), line=reader.line_num)
+            yield reader.line_num, row
+    except csv.Error as exc:
+        # The csv module's own limit (131,072 characters a field) bounds what one bad row costs; a
+        # record's longest field (its evidence) is far below it.
+        # line_num counts the lines read before the one that failed.
+        raise RecordError(f"not a valid CSV row: {exc}", file=str(path), line=reader.line_num + 1) from exc
 
 
 def _json_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Mapping[str, Any]]]:

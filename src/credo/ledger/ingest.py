@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, cast, get_args
+from typing import IO, Any, cast
 
 from credo.errors import CredoError, RecordError
 from credo.ledger.chain import micros
 from credo.ledger.files import Progress, rows
+from credo.ledger.incoming import record_row
 from credo.ledger.model import Incoming
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_instant
 from credo.semantics.records import SubjectKind
 from credo.semantics.versions import RulebookHistory
 
-COLUMNS = ("subject", "behaviour", "at", "source", "id", "kind", "evidence", "confidence")
-REQUIRED = ("subject", "behaviour", "at", "source", "id")
-COLUMN_SET = frozenset(COLUMNS)
-KINDS = get_args(SubjectKind)
 BATCH = 10_000
 
 
@@ -85,50 +82,31 @@ class RowChecker:
         self._kinds: dict[tuple[int, str, str], tuple[bool, float | None] | tuple[str, str]] = {}
 
     def __call__(self, row: Mapping[str, Any], line: int) -> Incoming | Rejection:
-        if not row.keys() <= COLUMN_SET:
-            unknown = sorted(set(row) - COLUMN_SET)[0]
-            return Rejection(self.file, line, unknown, f"unknown column {unknown!r}; records have {', '.join(COLUMNS)}")
-        for name in REQUIRED:
-            value = row.get(name)
-            if value is None or value == "" or (isinstance(value, str) and not value.strip()):
-                hint = " (store mode identifies a record by source and id)" if name in {"source", "id"} else ""
-                return Rejection(self.file, line, name, f"missing {name}{hint}")
-        when = self._instant(row["at"])
+        fields = record_row(row)
+        if isinstance(fields, tuple):
+            return Rejection(self.file, line, fields[0] or None, fields[1])
+        source, source_id = fields.source, fields.id
+        if source is None or source_id is None:
+            name = "source" if source is None else "id"
+            return Rejection(self.file, line, name, f"missing {name} (store mode identifies a record by source and id)")
+        when = self._instant(fields.at)
         if isinstance(when[0], str):
             return Rejection(self.file, line, "at", when[0])
         at_us, rulebook = when
-        behaviour = str(row["behaviour"]).strip()
-        source = str(row["source"]).strip()
-        checked = self._behaviour(rulebook, behaviour, source)
+        checked = self._behaviour(rulebook, fields.behaviour, source)
         if isinstance(checked[0], str):
             return Rejection(self.file, line, checked[1], checked[0])
         automated, min_confidence = checked
-        kind = row.get("kind") or "person"
-        if kind not in KINDS:
-            kind = str(kind).strip()
-            if kind not in KINDS:
-                return Rejection(
-                    self.file, line, "kind", f"unknown subject kind {kind!r}; expected person or organization"
-                )
-        confidence: float | None = None
-        raw = row.get("confidence")
-        if raw is not None and raw != "":
-            try:
-                confidence = float(raw)
-            except (TypeError, ValueError):
-                return Rejection(self.file, line, "confidence", f"expected a number from 0 to 1; got {raw!r}")
-            if not 0 <= confidence <= 1:
-                return Rejection(self.file, line, "confidence", f"expected a number from 0 to 1; got {confidence}")
+        confidence = fields.confidence
         pending = bool(automated) and (min_confidence is None or confidence is None or confidence < min_confidence)
-        evidence = row.get("evidence")
         return Incoming(
-            subject=str(row["subject"]).strip(),
-            kind=cast(SubjectKind, kind),
-            behaviour=behaviour,
+            subject=fields.subject,
+            kind=fields.kind,
+            behaviour=fields.behaviour,
             at_us=at_us,
             source=source,
-            source_id=str(row["id"]).strip(),
-            evidence=str(evidence) if evidence is not None and evidence != "" else None,
+            source_id=source_id,
+            evidence=fields.evidence or None,
             confidence=confidence,
             pending=pending,
             line=line,
@@ -137,7 +115,7 @@ class RowChecker:
     def _instant(self, value: Any) -> tuple[int, Rulebook] | tuple[str, str]:
         key = value if isinstance(value, str) else repr(value)
         if key not in self._instants:
-            self._instants[key] = self._work_out_instant(value.strip() if isinstance(value, str) else value)
+            self._instants[key] = self._work_out_instant(value)
         return self._instants[key]
 
     def _work_out_instant(self, value: Any) -> tuple[int, Rulebook] | tuple[str, str]:
@@ -209,6 +187,51 @@ def checked(
             yield result
 
 
+StoredKinds = Callable[[Collection[str]], Mapping[str, Collection[str]]]
+
+
+class KindCheck:
+    """A subject is a person or an organization, never both: each row must agree with the
+    subject's records in the ledger (whatever their status) and with the rows before it.
+
+    Run before anything is written, on every path (a file, an HTTP batch). The kinds of the
+    subjects seen so far are remembered, since the rows before are not yet committed.
+    """
+
+    def __init__(self, stored: StoredKinds, file: str) -> None:
+        self.stored = stored
+        self.file = file
+        self.kinds: dict[str, SubjectKind] = {}
+
+    def __call__(self, batch: Sequence[Incoming]) -> tuple[list[Incoming], list[Rejection]]:
+        """The rows that agree, and a rejection for each that does not."""
+        new = {item.subject for item in batch} - self.kinds.keys()
+        if new:
+            for subject, kinds in self.stored(new).items():
+                if len(kinds) == 1:
+                    self.kinds[subject] = cast(SubjectKind, next(iter(kinds)))
+        good: list[Incoming] = []
+        bad: list[Rejection] = []
+        for item in batch:
+            kind = self.kinds.setdefault(item.subject, item.kind)
+            if kind == item.kind:
+                good.append(item)
+            else:
+                reason = f"subject {item.subject!r} is recorded as {kind}; this row says {item.kind}"
+                bad.append(Rejection(self.file, item.line, "kind", reason))
+        return good, bad
+
+
+def consistent(
+    batches: Iterable[list[Incoming]], check: KindCheck, rejections: Callable[[Rejection], None]
+) -> Iterator[list[Incoming]]:
+    for batch in batches:
+        good, bad = check(batch)
+        for rejection in bad:
+            rejections(rejection)
+        yield good
+
+
 def batched(incoming: Iterable[Incoming], size: int = BATCH) -> Iterator[list[Incoming]]:
     iterator = iter(incoming)
     while batch := list(islice(iterator, size)):
@@ -220,8 +243,11 @@ def file_batches(
     history: RulebookHistory,
     now: dt.datetime,
     rejections: Callable[[Rejection], None],
+    stored_kinds: StoredKinds,
     progress: Progress | None = None,
     size: int = BATCH,
 ) -> Iterator[list[Incoming]]:
-    """The file's good records in batches; each bad row goes to `rejections` (which may raise)."""
-    return batched(checked(rows(path, progress), history, now, str(path), rejections), size)
+    """The file's good records in batches; each bad row goes to `rejections` (which may raise).
+    stored_kinds gives the kinds the ledger already holds for some subjects (KindCheck)."""
+    good = batched(checked(rows(path, progress), history, now, str(path), rejections), size)
+    return consistent(good, KindCheck(stored_kinds, str(path)), rejections)

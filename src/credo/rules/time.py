@@ -3,6 +3,10 @@
 Durations are ISO 8601 (parsed by isodate) and added with calendar arithmetic
 (dateutil's relativedelta), so 2024-02-29 + P1Y is 2025-02-28. A date alone means
 00:00 of that day in the rulebook's timezone; so does a date-time written without an offset.
+
+Every instant credo accepts lies from EARLIEST to LATEST (1900-01-01 to 2200-01-01 UTC) and every
+duration is at most MAX_DURATION (200 years), so that any instant plus or minus a few durations,
+and the end of its calendar period, still exists (Python's datetime ends with the year 9999).
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ Period = Literal["year", "quarter", "month"]
 
 #: The instant before every record: programs without `enrol_on` hold from here.
 BEGINNING = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+#: The range of the instants credo accepts (records, versions, --at, --known-at, decisions).
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+MAX_DURATION = relativedelta(years=200)
+_RANGE = "from 1900-01-01 to 2200-01-01 UTC"
+_PIVOT = dt.datetime(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ def parse_duration(text: str) -> Duration:
         raise ValueError(hint)
     try:
         parsed = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError) as exc:
+    except (isodate.ISO8601Error, ValueError, OverflowError) as exc:
         raise ValueError(hint) from exc
     if isinstance(parsed, isodate.Duration):
         years, months, rest = int(parsed.years), int(parsed.months), parsed.tdelta
@@ -68,6 +78,12 @@ def parse_duration(text: str) -> Duration:
     delta = relativedelta(years=years, months=months, days=rest.days, seconds=rest.seconds)
     if years < 0 or months < 0 or rest.total_seconds() < 0 or not (years or months or rest) or rest.microseconds:
         raise ValueError(f"Expected a positive ISO 8601 duration such as P2Y; got {text!r}")
+    try:
+        too_long = _PIVOT + delta > _PIVOT + MAX_DURATION
+    except (OverflowError, ValueError):
+        too_long = True
+    if too_long:
+        raise ValueError(f"Expected a duration of at most P200Y; got {text!r}")
     return Duration(text, delta)
 
 
@@ -114,6 +130,10 @@ def _parse(value: object, tz: dt.tzinfo) -> dt.datetime:
         raise InstantError(f"Expected an ISO 8601 date or instant; got {value!r}")
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=tz)
+    # Aware datetimes compare without converting, so an instant near year 1 or 9999 in any zone
+    # is refused here rather than overflowing later.
+    if not EARLIEST <= instant <= LATEST:
+        raise InstantError(f"Expected an instant {_RANGE}; got {value!r}")
     return instant
 
 

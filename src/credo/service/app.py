@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from credo.errors import RulebookError
 from credo.ledger.book import Ledger, utc_now
 from credo.ledger.chain import from_micros, micros
-from credo.ledger.ingest import Rejection, RowChecker
+from credo.ledger.incoming import Identifier
+from credo.ledger.ingest import KindCheck, Rejection, RowChecker
 from credo.ledger.model import Incoming
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
@@ -185,6 +186,10 @@ def create_app(
                     [{"row": index, "field": result.field, "reason": result.reason}],
                 )
             incoming.append(result)
+        _, mixed = KindCheck(store.subject_kinds, "request")(incoming)
+        if mixed:  # checked before anything is written, as a file's ingest does
+            raise ApiError(422, f"record {mixed[0].line}: {mixed[0].reason}",
+                           [{"row": mixed[0].line, "field": "kind", "reason": mixed[0].reason}])  # fmt: skip
 
         def conflict(record: Incoming, position: int) -> None:
             reason = f"already in the ledger at position {position} with different content"
@@ -253,7 +258,7 @@ def create_app(
         return JSONResponse(public_decision(decision, decision_id, rulebook))  # type: ignore[return-value]
 
     @app.get("/v1/decisions/{decision_id}")
-    def logged(decision_id: str, key: Annotated[StoredKey, auditor_or_subject]) -> dict[str, Any]:
+    def logged(decision_id: Identifier, key: Annotated[StoredKey, auditor_or_subject]) -> dict[str, Any]:
         """A logged decision: for auditors, or for the subject it concerns (others learn nothing)."""
         found = store.decision(decision_id)
         if found is None or (key.role == "subject" and found.subject != key.subject):
@@ -267,7 +272,7 @@ def create_app(
         }
 
     @app.get("/v1/decisions/{decision_id}/replay")
-    def replay_logged(decision_id: str, key: Annotated[StoredKey, auditor]) -> dict[str, Any]:
+    def replay_logged(decision_id: Identifier, key: Annotated[StoredKey, auditor]) -> dict[str, Any]:
         """Recompute a logged decision from the ledger position and rulebook version it used."""
         try:
             result = replay(store, decision_id)
@@ -347,7 +352,7 @@ def create_app(
         return {"appeals": sorted(waiting, key=lambda item: item["deadline"])}
 
     @app.post("/v1/appeals/{appeal_id}/resolve")
-    def resolve(appeal_id: str, resolution: Resolution, key: Annotated[StoredKey, reviewer]) -> dict[str, Any]:
+    def resolve(appeal_id: Identifier, resolution: Resolution, key: Annotated[StoredKey, reviewer]) -> dict[str, Any]:
         """Uphold or reverse the disputed record, with a reason; the subject is notified."""
         actor = f"reviewer {key.key_hash[:12]}"
         return view(appeals.resolve(appeal_id, resolution.outcome, resolution.reason, actor), clock())

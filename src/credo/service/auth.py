@@ -13,7 +13,10 @@ from typing import Literal, get_args
 
 from fastapi import Request
 
+from credo.ledger.book import Ledger
 from credo.ledger.chain import micros
+from credo.ledger.incoming import identifier
+from credo.rules.model import Rulebook
 from credo.service.errors import ApiError
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
@@ -35,18 +38,57 @@ def create_key(
     actions: tuple[str, ...] = (),
     subject: str | None = None,
 ) -> str:
-    """Make a key for a role; return the key itself (it is not stored, only its hash)."""
+    """Make a key for a role; return the key itself (it is not stored, only its hash).
+
+    Its source, actions and subject are identifiers spelt as everywhere else (stripped, printable);
+    an agency's source and a provider's actions must be declared by the rulebook in force now (or
+    by a version already published to take effect later). What was checked is what is stored.
+    """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    source = None if source is None or source == "" else identifier(source, "source")
+    actions = tuple(dict.fromkeys(identifier(action, "actions") for action in actions))
+    subject = None if subject is None or subject == "" else identifier(subject, "subject")
     if role == "agency" and not source:
         raise ValueError("an agency key needs --source: the source its records come from")
     if role == "provider" and not actions:
         raise ValueError("a provider key needs --actions: the actions it may ask decisions for")
     if role == "subject" and not subject:
         raise ValueError("a subject key needs --subject: whose data it may read")
+    if role == "agency" and source is not None:
+        sources = _declared(store, now, _sources)
+        if source not in sources:
+            raise ValueError(f"unknown source {source!r}: the rulebook in force declares {_listed(sources)}")
+    if role == "provider":
+        known = _declared(store, now, lambda rulebook: set(rulebook.actions))
+        for action in actions:
+            if action not in known:
+                raise ValueError(f"unknown action {action!r}: the rulebook in force declares {_listed(known)}")
     key = f"credo_{role}_{secrets.token_urlsafe(32)}"
     store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now)))
     return key
+
+
+def _declared(store: SqlStore, now: dt.datetime, names: Callable[[Rulebook], set[str]]) -> set[str]:
+    """The names the rulebook in force at `now` declares, and those of versions to come."""
+    history = Ledger(store).history()
+    current = history.in_force(now)
+    if current is None:
+        raise ValueError("no rulebook is in force: publish one before making agency or provider keys")
+    found = set(names(current))
+    for version in history.versions:
+        if version.effective > now:
+            found |= names(version.rulebook)
+    return found
+
+
+def _sources(rulebook: Rulebook) -> set[str]:
+    """The sources a rulebook names: those it describes, and those its behaviours allow."""
+    return set(rulebook.sources).union(*(behaviour.sources for behaviour in rulebook.behaviours.values()))
+
+
+def _listed(names: set[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
 
 
 class KeyRing:

@@ -66,7 +66,8 @@ class ServiceLog:
             chains.append(
                 connection, "api_keys",
                 [{"key_hash": key.key_hash, "role": key.role, "source": key.source,
-                  "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us}],
+                  "actions": json.dumps(list(key.actions)) if key.actions else None, "subject": key.subject,
+                  "created_us": key.created_us}],
                 self.lock_chain,
             )  # fmt: skip
 
@@ -75,7 +76,7 @@ class ServiceLog:
             row = connection.execute(select(schema.api_keys).where(schema.api_keys.c.key_hash == key_hash)).first()
         if row is None:
             return None
-        actions = tuple(row.actions.split(",")) if row.actions else ()
+        actions = _actions(row.actions)
         return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us)
 
     def log_decisions(self, logged: list[LoggedDecision]) -> None:
@@ -210,6 +211,16 @@ class ServiceLog:
                     select(schema.records.c.subject).distinct().order_by(schema.records.c.subject)
                 )
             ]
+
+
+def _actions(stored: str | None) -> tuple[str, ...]:
+    """A key's actions: a JSON list (a comma in an action cannot split it); older keys were stored
+    comma-joined."""
+    if not stored:
+        return ()
+    if stored.startswith("["):
+        return tuple(json.loads(stored))
+    return tuple(stored.split(","))
 
 
 def _logged(row: Any) -> LoggedDecision:

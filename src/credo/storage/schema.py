@@ -96,7 +96,7 @@ api_keys = Table(
     Column("key_hash", String(64), primary_key=True),  # SHA-256 of the key: the key itself is never stored
     Column("role", String(16), nullable=False),
     Column("source", Text),
-    Column("actions", Text),  # comma-separated, for providers
+    Column("actions", Text),  # a JSON list, for providers (older keys: comma-separated)
     Column("subject", Text),
     Column("created_us", BigInteger, nullable=False),
 )

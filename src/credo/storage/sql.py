@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +335,18 @@ class SqlStore(ServiceLog, PopulationRuns):
         with self._connect() as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else _stored(row)
+
+    def subject_kinds(self, subjects: Collection[str]) -> dict[str, set[str]]:
+        """The kinds the ledger's records give each of these subjects (those it has records of)."""
+        found: dict[str, set[str]] = {}
+        wanted = list(subjects)
+        with self._connect() as connection:
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[start : start + _LOOKUP_CHUNK]
+                query = select(records.c.subject, records.c.subject_kind).where(records.c.subject.in_(chunk)).distinct()
+                for subject, kind in connection.execute(query):
+                    found.setdefault(subject, set()).add(kind)
+        return found
 
     def corrections(
         self, known_at: dt.datetime | None = None, upto: int | None = None, subject: str | None = None
