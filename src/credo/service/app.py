@@ -6,7 +6,8 @@
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -25,6 +26,7 @@ from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
+from credo.service.delivery import Deliverer
 from credo.service.errors import ApiError
 from credo.service.models import (
     MAX_BODY,
@@ -35,7 +37,7 @@ from credo.service.models import (
     RecordBatch,
     Resolution,
 )
-from credo.service.notices import notify
+from credo.service.notices import notices_of
 from credo.service.replay import UnknownDecision, replay
 from credo.service.views import own_records, public_decision
 from credo.storage.logs import LoggedDecision, StoredKey
@@ -75,10 +77,19 @@ def create_app(
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store)
     ledger = Ledger(store, clock)
-    appeals = Appeals(store, ledger, clock)
+    deliverer = Deliverer(store, ledger)
+    appeals = Appeals(store, ledger, clock, deliverer.after_write)
     cache = StateCache(store, ledger)
     decision_log = DecisionLog(store)
-    app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        deliverer.run()  # what a kill left owed is delivered when the server starts again
+        yield
+
+    app = FastAPI(
+        title="credo", version="0.1.0", description="Published rules, explained points, appeals.", lifespan=lifespan
+    )
     errors.install(app)
 
     app.add_middleware(BodyLimit)
@@ -178,14 +189,8 @@ def create_app(
                 422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}]
             )
 
-        head = store.head()
-        tally = store.ingest([incoming], now, conflict, receipts=True)
-        for subject in sorted({item.subject for item in incoming}):
-            try:
-                before = ledger.state(subject, now, upto=head)
-                notify(store, before, ledger.state(subject, now), now)
-            except NoRulebookInForce:
-                continue
+        tally = store.ingest([incoming], now, conflict, receipts=True)  # owes its notices in the same transaction
+        deliverer.after_write()
         receipts = [
             {"id": f"{item.source}:{item.source_id}", "position": receipt.position, "duplicate": receipt.duplicate}
             for item, receipt in zip(incoming, tally.receipts, strict=True)
@@ -315,13 +320,13 @@ def create_app(
             "records": own_records(store, ledger, subject, clock()),
             "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
             "appeals": [view(appeal, clock()) for appeal in store.appeals(subject)],
-            "notices": store.notices(subject),
+            "notices": [notice.model_dump(mode="json") for notice in notices_of(store, subject)],
         }
 
     @app.get("/v1/me/notices")
     def my_notices(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """What credo has told the subject: black lists, tier drops, measures, appeal outcomes."""
-        return {"notices": store.notices(key.subject or "")}
+        return {"notices": [notice.model_dump(mode="json") for notice in notices_of(store, key.subject or "")]}
 
     @app.post("/v1/me/appeals")
     def appeal(request: AppealRequest, key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:
