@@ -5,6 +5,11 @@ and delivered after it, at most once, by whoever delivers next (the writer, a re
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from typer.testing import CliRunner
 from credo.cli import app as cli
 from credo.service import create_app, create_key
 from credo.storage import SqlStore
+from tests.conftest import ROOT
 from tests.ledger_contract import Clock
 from tests.test_appeals import NOW, setup
 from tests.test_service import auth
@@ -132,3 +138,36 @@ def test_a_sweep_delivers_what_a_crash_left_owed(store_url: str, clock: Clock, m
     clock.now += dt.timedelta(minutes=1)
     sweep(store, clock)
     assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}
+
+
+def test_a_process_killed_while_it_delivers_loses_no_notice_and_doubles_none(
+    store_url: str, clock: Clock, tmp_path: Path
+) -> None:
+    store, _, _ = setup(store_url, clock)
+    subjects = [f"p-killed-{n:03d}" for n in range(120)]
+    rows = tmp_path / "batch.csv"
+    rows.write_text(
+        "subject,behaviour,at,source,id\n"
+        + "".join(f"{subject},judgment_defaulted,2025-05-30,court,k-{subject}\n" for subject in subjects)
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "notice_worker.py"), store_url, str(rows)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ack", worker.stderr
+        deadline = time.monotonic() + 60
+        while not notice_counts(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(30)
+    cut = sum(notice_counts(store).values())
+    assert 0 < cut < len(subjects) and owed(store) == 1  # killed half way through the delivery
+    with TestClient(create_app(store, clock)):  # the next start
+        pass
+    assert notice_counts(store) == dict.fromkeys(subjects, 1) and owed(store) == 0
+    result = CliRunner().invoke(cli, ["ingest", str(rows), "--json", "--store", store_url])
+    assert result.exit_code == 0 and '"duplicates": 120' in result.stdout
+    assert notice_counts(store) == dict.fromkeys(subjects, 1) and owed(store) == 0

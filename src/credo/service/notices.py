@@ -90,7 +90,7 @@ def compose(notice_id: str, subject: str, event: Event, found: list[Consequence]
     if event.kind in ("records", "time") and not found:
         return None
     tz = rulebook.tz
-    headline = _headline(event, tz)
+    headline = _headline(event, rulebook)
     steps = _steps(event, found, rulebook)
     lines = [headline, *(f"- {item.text}" for item in found), *(f"What you can do: {step}" for step in steps)]
     return Notice(id=notice_id, subject=subject, kind=event.kind, at=iso(event.at, tz) or "", headline=headline,
@@ -103,8 +103,8 @@ def _record(record: StoredRecord | None, tz: dt.tzinfo, fallback: str = "") -> s
     return f"record {record.id} ({words(record.behaviour)}, {day(from_micros(record.at_us), tz)})"
 
 
-def _headline(event: Event, tz: dt.tzinfo) -> str:
-    facts = event.facts
+def _headline(event: Event, rulebook: Rulebook) -> str:
+    tz, facts = rulebook.tz, event.facts
     disputed = _record(event.disputed, tz, str(facts.get("record", "")))
     given = str(facts.get("reason") or "").strip()
     reason = f" The reviewer's reason: {given}{'' if given.endswith(('.', '!', '?')) else '.'}" if given else ""
@@ -112,7 +112,7 @@ def _headline(event: Event, tz: dt.tzinfo) -> str:
         shown = "; ".join(_record(record, tz).removeprefix("record ") for record in event.records[:_SHOWN])
         more = f"; and {len(event.records) - _SHOWN} more" if len(event.records) > _SHOWN else ""
         plural = "s" if len(event.records) > 1 else ""
-        return f"New record{plural} about you: {shown}{more}."
+        return f"New record{plural} about you: {shown}{more}.{_meanings(event.records, rulebook)}"
     if event.kind == "correction":
         said = [f"{_first_up(_record(record, tz))} was {_CORRECTED[fix.action]} (by {fix.actor}: {fix.reason})."
                 for fix, record in event.corrections]  # fmt: skip
@@ -163,6 +163,16 @@ def _steps(event: Event, found: list[Consequence], rulebook: Rulebook) -> list[s
 
 def _behaviour(rulebook: Rulebook, name: str) -> str:
     return f"“{words(name)}”"
+
+
+def _meanings(records: list[StoredRecord], rulebook: Rulebook) -> str:
+    """What each behaviour means, in the rulebook's own description, where it gives one."""
+    said = []
+    for name in dict.fromkeys(record.behaviour for record in records[:_SHOWN]):
+        declared = rulebook.behaviours.get(name)
+        if declared is not None and declared.description:
+            said.append(f" {_first_up(words(name))}: {declared.description.strip()}")
+    return "".join(said)
 
 
 def _first_up(text: str) -> str:

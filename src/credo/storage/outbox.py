@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, union
+from sqlalchemy import Connection, exists, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from credo.storage import schema
@@ -68,12 +68,9 @@ class OutboxLog:
 
     def owed(self, after: int = 0) -> list[Owed]:
         """Entries not yet delivered, oldest first (ids greater than `after` only)."""
-        done = select(schema.outbox_delivered.c.outbox_id)
-        query = (
-            select(schema.outbox)
-            .where(schema.outbox.c.id > after, schema.outbox.c.id.not_in(done))
-            .order_by(schema.outbox.c.id)
-        )
+        # NOT EXISTS: one primary-key probe per entry past `after`, however many were delivered.
+        done = exists().where(schema.outbox_delivered.c.outbox_id == schema.outbox.c.id)
+        query = select(schema.outbox).where(schema.outbox.c.id > after, ~done).order_by(schema.outbox.c.id)
         with self._connect() as connection:
             return [
                 Owed(row.id, row.kind, row.at_us, row.head_before, row.head_after, json.loads(row.facts))
