@@ -4,6 +4,7 @@
 # dependencies are local to create_app.
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -84,8 +85,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        deliverer.run()  # what a kill left owed is delivered when the server starts again
+        # What a kill left owed is delivered when the server starts again, beside the requests
+        # rather than before them: a long backlog must not keep the service down.
+        backlog = threading.Thread(target=deliverer.after_write, name="credo-deliver", daemon=True)
+        backlog.start()
         yield
+        backlog.join()
 
     app = FastAPI(
         title="credo", version="0.1.0", description="Published rules, explained points, appeals.", lifespan=lifespan
