@@ -70,7 +70,7 @@ class LedgerContract:
         old.migrate("0001")  # the first release's schema: records, corrections, rulebook versions
         ledger = Ledger(old, Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC)))
         ledger.publish(ARTICLE, "2019-01-01")
-        Ledger(old, Clock()).ingest(EXAMPLE)
+        Ledger(old, Clock()).ingest(EXAMPLE, notify=False)  # an older credo had no outbox to owe in
         assert old.revision() == "0001"
         old.close()
         newer = open_store(store_url)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
+from credo.service.consequences import WEIGHT
 from credo.storage import SqlStore
 from tests.ledger_contract import Clock
 from tests.stores import initialised
@@ -26,7 +31,7 @@ def clock() -> Clock:
 def setup(url: str, clock: Clock, rulebook: Path = ARTICLE) -> tuple[SqlStore, TestClient, dict[str, str]]:
     store = initialised(url)
     Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(rulebook, "2019-01-01")
-    Ledger(store, clock).ingest(EXAMPLE)
+    Ledger(store, clock).ingest(EXAMPLE, notify=False)  # the ledger as it stood: told to nobody
     keys = {
         "zhang": create_key(store, "subject", NOW, subject="p-zhang-wei"),
         "li": create_key(store, "subject", NOW, subject="p-li-na"),
@@ -110,19 +115,19 @@ def test_while_pending_suspend(store_url: str, clock: Clock, tmp_path: Path) -> 
     assert flight(client, keys) == "allow"
 
 
-def test_a_new_record_brings_notices_with_reasons_and_the_way_out(store_url: str, clock: Clock) -> None:
+def test_a_new_record_brings_a_notice_with_reasons_and_the_way_out(store_url: str, clock: Clock) -> None:
     _, client, keys = setup(store_url, clock)
     batch = {"records": [{"subject": "p-li-na", "behaviour": "judgment_defaulted", "at": "2025-05-30", "id": "j-9"}]}
     assert client.post("/v1/records", json=batch, headers=auth(keys["court"])).status_code == 200
-    notices = client.get("/v1/me/notices", headers=auth(keys["li"])).json()["notices"]
-    kinds = {notice["kind"] for notice in notices}
-    assert {"black_list_entered", "measure_applies"} <= kinds
-    listed = next(notice for notice in notices if notice["kind"] == "black_list_entered")
-    assert listed["reasons"]["opened_by"] == ["court:j-9"]
-    assert listed["way_out"]["behaviours"][0]["behaviour"] == "judgment_performed"
-    assert "/v1/me/appeals" in listed["appeal"]
-    measure = next(notice for notice in notices if notice["kind"] == "measure_applies")
-    assert 1 <= len(measure["reasons"]) <= 4
+    (notice,) = client.get("/v1/me/notices", headers=auth(keys["li"])).json()["notices"]
+    kinds = {item["kind"] for item in notice["consequences"]}
+    assert {"black_list_entered", "measure_denies"} <= kinds
+    listed = next(item for item in notice["consequences"] if item["kind"] == "black_list_entered")
+    assert listed["facts"]["reasons"]["opened_by"] == ["court:j-9"]
+    assert listed["facts"]["way_out"]["behaviours"][0]["behaviour"] == "judgment_performed"
+    assert any("/v1/me/appeals" in step for step in notice["next_steps"])
+    measure = next(item for item in notice["consequences"] if item["kind"] == "measure_denies")
+    assert 1 <= len(measure["facts"]["reasons"]) <= 4
     assert client.get("/v1/me/notices", headers=auth(keys["zhang"])).json()["notices"] == []
 
 
@@ -135,9 +140,175 @@ def test_a_sweep_tells_what_time_alone_changed_once(store_url: str, clock: Clock
     assert first.since is None and first.notices == 0
     clock.now = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)  # her 2024 bill payments have expired
     report = sweep(store, clock)
-    notices = client.get("/v1/me/notices", headers=auth(key)).json()["notices"]
-    assert report.notices >= 1
-    assert [(notice["kind"], notice["from"], notice["to"]) for notice in notices] == [("tier_dropped", "AAA", "AA")]
+    (notice,) = client.get("/v1/me/notices", headers=auth(key)).json()["notices"]
+    assert report.notices == 1 and notice["kind"] == "time"
+    fell = next(item for item in notice["consequences"] if item["kind"] == "tier_fell")
+    assert (fell["facts"]["from"], fell["facts"]["to"]) == ("AAA", "AA")
+    assert "fell from AAA to AA" in fell["text"]
+    assert [item["kind"] for item in notice["consequences"]] == sorted(
+        (item["kind"] for item in notice["consequences"]), key=lambda kind: WEIGHT[kind]
+    )
     clock.now = dt.datetime(2025, 9, 2, tzinfo=dt.UTC)
     sweep(store, clock)
     assert len(client.get("/v1/me/notices", headers=auth(key)).json()["notices"]) == 1
+
+
+# Appeals resolve once (issue 13, item 4).
+
+
+def resolution_events(store: SqlStore, appeal_id: str) -> list[str]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT event FROM appeal_events WHERE appeal_id = :id AND event IN ('uphold', 'reverse')"),
+            {"id": appeal_id},
+        )
+        return [row[0] for row in rows]
+
+
+def file_appeal(client: TestClient, key: str, record: str = "court:r0039") -> Any:
+    return client.post("/v1/me/appeals", json={"record": record, "statement": "Not me."}, headers=auth(key))
+
+
+def test_a_record_has_one_open_appeal_at_a_time(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
+    first = file_appeal(client, keys["zhang"])
+    assert first.status_code == 200 and first.json()["record"] == "court:r0039"
+    assert "record_position" not in first.json()
+    second = file_appeal(client, keys["zhang"])
+    assert is_error(second, 409) and first.json()["id"] in second.json()["error"]["message"]
+    by_position = file_appeal(client, keys["zhang"], "40")
+    assert is_error(by_position, 409)
+    assert len(client.get("/v1/appeals", headers=auth(keys["reviewer"])).json()["appeals"]) == 1
+    client.post(f"/v1/appeals/{first.json()['id']}/resolve", json={"outcome": "uphold", "reason": "it stands"},
+                headers=auth(keys["reviewer"]))  # fmt: skip
+    again = file_appeal(client, keys["zhang"])  # resolved: a new appeal (new evidence) may be filed
+    assert again.status_code == 200 and again.json()["status"] == "pending"
+
+
+def test_a_refused_resolution_is_not_stored(store_url: str, clock: Clock) -> None:
+    store, client, keys = setup(store_url, clock)
+    filed = file_appeal(client, keys["zhang"]).json()
+    reverse = client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "reverse", "reason": "receipt"},
+                          headers=auth(keys["reviewer"]))  # fmt: skip
+    assert reverse.status_code == 200
+    uphold = client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "uphold", "reason": "second thoughts"},
+                         headers=auth(keys["reviewer"]))  # fmt: skip
+    assert is_error(uphold, 409)
+    assert resolution_events(store, filed["id"]) == ["reverse"]
+    (record,) = client.get("/v1/me/records", headers=auth(keys["zhang"])).json()["records"]
+    assert record["status"] == "reversed" and record["appeals"][0]["status"] == "reverse"
+    assert flight(client, keys) == "allow"
+    missing = client.post("/v1/appeals/nope/resolve", json={"outcome": "uphold", "reason": "x"},
+                          headers=auth(keys["reviewer"]))  # fmt: skip
+    assert is_error(missing, 404)
+
+
+def test_an_appeal_cannot_be_upheld_after_its_record_was_reversed(store_url: str, clock: Clock) -> None:
+    store, client, keys = setup(store_url, clock)
+    filed = file_appeal(client, keys["zhang"]).json()
+    Ledger(store, clock).correct("court:r0039", "reverse", "court vacated the judgment", "clerk")
+    uphold = client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "uphold", "reason": "stands"},
+                         headers=auth(keys["reviewer"]))  # fmt: skip
+    assert is_error(uphold, 409) and "reversed" in uphold.json()["error"]["message"]
+    assert resolution_events(store, filed["id"]) == []
+    reverse = client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "reverse", "reason": "vacated"},
+                          headers=auth(keys["reviewer"]))  # fmt: skip
+    assert reverse.status_code == 200 and reverse.json()["status"] == "reverse"
+    assert flight(client, keys) == "allow"
+    assert is_error(file_appeal(client, keys["zhang"]), 409)  # a reversed record has nothing left to dispute
+
+
+def test_resolutions_sent_at_once_resolve_once(store_url: str, clock: Clock) -> None:
+    store, client, keys = setup(store_url, clock)
+    trials, senders = 6, 4
+    batch = [{"subject": f"p-appellant-{n}", "behaviour": "judgment_defaulted", "at": "2025-05-01", "id": f"c-{n}"}
+             for n in range(trials)]  # fmt: skip
+    assert client.post("/v1/records", json={"records": batch}, headers=auth(keys["court"])).status_code == 200
+    for n in range(trials):
+        key = create_key(store, "subject", NOW, subject=f"p-appellant-{n}")
+        appeal_id = file_appeal(client, key, f"court:c-{n}").json()["id"]
+        barrier = threading.Barrier(senders)
+
+        def send(index: int, appeal_id: str = appeal_id, barrier: threading.Barrier = barrier) -> int:
+            outcome = "reverse" if index % 2 else "uphold"
+            barrier.wait()
+            response = client.post(f"/v1/appeals/{appeal_id}/resolve", json={"outcome": outcome, "reason": "r"},
+                                   headers=auth(keys["reviewer"]))  # fmt: skip
+            return response.status_code
+
+        with ThreadPoolExecutor(senders) as pool:
+            statuses = sorted(pool.map(send, range(senders)))
+        assert statuses == [200] + [409] * (senders - 1), statuses
+        (event,) = resolution_events(store, appeal_id)
+        reversals = [c for c in store.corrections(subject=f"p-appellant-{n}") if c.action == "reverse"]
+        assert len(reversals) == (1 if event == "reverse" else 0)
+
+
+# Notices tell the truth (issue 13, item 5).
+
+
+def notices_of(client: TestClient, key: str) -> list[dict[str, Any]]:
+    return list(client.get("/v1/me/notices", headers=auth(key)).json()["notices"])
+
+
+def test_a_won_appeal_is_told_as_won_with_everything_it_lifted(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
+    filed = file_appeal(client, keys["zhang"]).json()
+    client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "reverse", "reason": "receipt seen"},
+                headers=auth(keys["reviewer"]))  # fmt: skip
+    (notice,) = notices_of(client, keys["zhang"])
+    assert notice["kind"] == "appeal_resolved" and notice["at"].endswith("+08:00")
+    assert "won" in notice["headline"] and "no longer counts" in notice["headline"]
+    assert "receipt seen" in notice["headline"] and "court:r0039" in notice["headline"]
+    kinds = [item["kind"] for item in notice["consequences"]]
+    assert kinds[0] == "black_list_left" and "denial_lifted" in kinds
+    assert all(item["good"] for item in notice["consequences"])
+    lifted = next(item for item in notice["consequences"] if item["about"] == "flight_ban")
+    assert "may not buy flight tickets" in lifted["text"] and "flight_ban" not in lifted["text"]
+
+
+def test_a_lost_appeal_is_told_as_lost(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
+    filed = file_appeal(client, keys["zhang"]).json()
+    client.post(f"/v1/appeals/{filed['id']}/resolve", json={"outcome": "uphold", "reason": "the judgment stands"},
+                headers=auth(keys["reviewer"]))  # fmt: skip
+    (notice,) = notices_of(client, keys["zhang"])
+    assert notice["kind"] == "appeal_resolved" and notice["consequences"] == []
+    assert "not accepted" in notice["headline"] and "still counts" in notice["headline"]
+    assert "upheld: it stands" not in notice["message"]
+    assert any("new appeal" in step for step in notice["next_steps"])
+
+
+def test_one_judgment_brings_one_notice_ordered_by_weight(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
+    batch = {"records": [{"subject": "p-li-na", "behaviour": "judgment_defaulted", "at": "2025-05-30", "id": "j-9"}]}
+    client.post("/v1/records", json=batch, headers=auth(keys["court"]))
+    (notice,) = notices_of(client, keys["li"])
+    assert notice["kind"] == "records" and "court:j-9" in notice["headline"]
+    kinds = [item["kind"] for item in notice["consequences"]]
+    assert kinds[0] == "black_list_entered"
+    weights = {"black_list_entered": 0, "measure_denies": 1, "measure_limits": 2}
+    assert [weights[kind] for kind in kinds] == sorted(weights[kind] for kind in kinds)
+    assert kinds.count("measure_denies") == 5 and kinds.count("measure_limits") == 2
+    texts = " ".join(item["text"] for item in notice["consequences"])
+    assert "dishonest judgment debtors" in texts and "may not stay at hotels rated three stars or above" in texts
+    for identifier in ("star_hotel_ban", "stay_at_star_hotel", "dishonest_judgment_debtors", "judgment_defaulted"):
+        assert identifier not in notice["message"]
+    listed = notice["consequences"][0]
+    assert listed["facts"]["reasons"]["opened_by"] == ["court:j-9"]
+    assert listed["facts"]["way_out"]["behaviours"][0]["behaviour"] == "judgment_performed"
+    assert any("judgment performed" in step for step in notice["next_steps"])
+    assert any("/v1/me/appeals" in step for step in notice["next_steps"])
+    assert "2027-05-30" in notice["message"]  # when the stay ends at the latest, in the rulebook's zone
+    assert notices_of(client, keys["zhang"]) == []
+
+
+def test_good_news_is_a_notice_too(store_url: str, clock: Clock) -> None:
+    _, client, keys = setup(store_url, clock)
+    performed = {"records": [{"subject": "p-zhang-wei", "behaviour": "judgment_performed", "at": "2025-05-31",
+                              "id": "p-1"}]}  # fmt: skip
+    client.post("/v1/records", json=performed, headers=auth(keys["court"]))
+    (notice,) = notices_of(client, keys["zhang"])
+    kinds = [item["kind"] for item in notice["consequences"]]
+    assert kinds[0] == "black_list_left" and "denial_lifted" in kinds and "limit_lifted" in kinds
+    assert "no longer" in notice["message"]

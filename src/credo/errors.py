@@ -61,3 +61,11 @@ class RecordError(CredoError, ValueError):
 
 class InstantError(CredoError, ValueError):
     """A date or instant that is not ISO 8601."""
+
+
+class NotFound(CredoError, LookupError):
+    """What was asked for does not exist (or is not the asker's to see: the same answer)."""
+
+
+class Conflict(CredoError, RuntimeError):
+    """A request that contradicts what the ledger already holds (an open appeal, a resolved one)."""

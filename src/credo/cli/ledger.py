@@ -10,10 +10,18 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stderr, stdout, store
 from credo.errors import CredoError
-from credo.ledger.book import utc_now
+from credo.ledger.book import Ledger, utc_now
 from credo.ledger.model import CORRECTION_ACTIONS
+from credo.service.delivery import Deliverer
 from credo.storage.chains import check_head, record_checkpoint
-from credo.storage.sql import safe_url
+from credo.storage.sql import SqlStore, safe_url
+
+
+def deliver(book: Ledger) -> int:
+    """The notices the write owes (recorded with it), delivered now; left owed for the next
+    `credo sweep` or server start if delivery fails."""
+    assert isinstance(book.store, SqlStore)
+    return Deliverer(book.store, book).after_write()
 
 
 def init(url: StoreOpt = DEFAULT_STORE) -> None:
@@ -34,6 +42,9 @@ def ingest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Where bad rows go with --skip-invalid (default FILE.rejected.csv).")
     ] = None,
+    no_notices: Annotated[
+        bool, typer.Option("--no-notices", help="A backfill of history: tell nobody of these records.")
+    ] = False,
     url: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -46,10 +57,15 @@ def ingest(
         task = bar.add_task("ingest", total=size)
         try:
             summary = book.ingest(
-                file, skip_invalid=skip_invalid, report=report, progress=lambda n: bar.advance(task, n)
+                file,
+                skip_invalid=skip_invalid,
+                report=report,
+                progress=lambda n: bar.advance(task, n),
+                notify=not no_notices,
             )
         except CredoError as exc:
             fail(f"{exc}\nnothing was written")
+    notified = deliver(book)
     if as_json:
         emit(summary.as_dict())
         return
@@ -59,6 +75,8 @@ def ingest(
     )
     if summary.rejected and report is not None:
         stderr.print(f"rejected rows are listed in {report}")
+    if notified:
+        stderr.print(f"{notified} notice(s) sent")
 
 
 def correct(
@@ -77,6 +95,7 @@ def correct(
         position = book.correct(record, action, reason, actor)
     except CredoError as exc:
         fail(str(exc))
+    deliver(book)
     if as_json:
         emit({"position": position})
     else:

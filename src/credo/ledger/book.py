@@ -46,7 +46,8 @@ class LedgerStore(Protocol):
 
     def ingest(self, batches: Iterable[Sequence[Incoming]], now: dt.datetime,
                on_conflict: Callable[[Incoming, int], None],
-               on_batch: Callable[[int], None] | None = None) -> Any: ...  # fmt: skip
+               on_batch: Callable[[int], None] | None = None, receipts: bool = False,
+               owe: bool = True) -> Any: ...  # fmt: skip
 
     def records(
         self, subject: str | None = None, known_at: dt.datetime | None = None, upto: int | None = None
@@ -140,8 +141,13 @@ class Ledger:
         report: Path | None = None,
         progress: Callable[[int], None] | None = None,
         batch_size: int = BATCH,
+        notify: bool = True,
     ) -> IngestSummary:
-        """Ingest a CSV, JSON Lines or Parquet file in one transaction (see credo.ledger.ingest)."""
+        """Ingest a CSV, JSON Lines or Parquet file in one transaction (see credo.ledger.ingest).
+
+        The store owes the notices the new records bring in the same transaction; notify=False is
+        for a backfill of history that nobody is to be told of.
+        """
         history = self.history()
         if not history:
             raise LedgerError("no rulebook is published in this store; run `credo rulebook publish FILE --effective T`")
@@ -155,7 +161,7 @@ class Ledger:
 
         try:
             batches = file_batches(path, history, now, log, self.store.subject_kinds, progress, batch_size)
-            tally: Tally = self.store.ingest(batches, now, conflict)
+            tally: Tally = self.store.ingest(batches, now, conflict, owe=notify)
         finally:
             log.close()
         return IngestSummary(tally.accepted, tally.duplicates, log.count, tally.first_position, tally.last_position)

@@ -4,9 +4,11 @@
 # dependencies are local to create_app.
 
 import datetime as dt
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -26,6 +28,7 @@ from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
+from credo.service.delivery import Deliverer
 from credo.service.docs import offline_docs
 from credo.service.errors import ApiError
 from credo.service.integrity import ChainGuard, Integrity
@@ -38,7 +41,7 @@ from credo.service.models import (
     RecordBatch,
     Resolution,
 )
-from credo.service.notices import notify
+from credo.service.notices import notices_of
 from credo.service.replay import UnknownDecision, replay
 from credo.service.views import own_records, public_decision, whole_file
 from credo.storage.logs import LoggedDecision, StoredKey
@@ -84,11 +87,28 @@ def create_app(
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store)
     ledger = Ledger(store, clock)
-    appeals = Appeals(store, ledger, clock)
+    deliverer = Deliverer(store, ledger)
+    appeals = Appeals(store, ledger, clock, deliverer.after_write)
     cache = StateCache(store, ledger)
     decision_log = DecisionLog(store)
-    app = FastAPI(title="credo", version="0.1.0", description="Published rules, explained points, appeals.",
-                  docs_url=None, redoc_url=None)  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What a kill left owed is delivered when the server starts again, beside the requests
+        # rather than before them: a long backlog must not keep the service down.
+        backlog = threading.Thread(target=deliverer.after_write, name="credo-deliver", daemon=True)
+        backlog.start()
+        yield
+        backlog.join()
+
+    app = FastAPI(
+        title="credo",
+        version="0.1.0",
+        description="Published rules, explained points, appeals.",
+        lifespan=lifespan,
+        docs_url=None,  # served from local files by offline_docs
+        redoc_url=None,
+    )
     errors.install(app)
     offline_docs(app)
 
@@ -197,14 +217,8 @@ def create_app(
                 422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}]
             )
 
-        head = store.head()
-        tally = store.ingest([incoming], now, conflict, receipts=True)
-        for subject in sorted({item.subject for item in incoming}):
-            try:
-                before = ledger.state(subject, now, upto=head)
-                notify(store, before, ledger.state(subject, now), now)
-            except NoRulebookInForce:
-                continue
+        tally = store.ingest([incoming], now, conflict, receipts=True)  # owes its notices in the same transaction
+        deliverer.after_write()
         receipts = [
             {"id": f"{item.source}:{item.source_id}", "position": receipt.position, "duplicate": receipt.duplicate}
             for item, receipt in zip(incoming, tally.receipts, strict=True)
@@ -333,7 +347,7 @@ def create_app(
     @app.get("/v1/me/notices")
     def my_notices(key: Annotated[StoredKey, subject_key], _: None = on_time) -> dict[str, Any]:
         """What credo has told the subject: black lists, tier drops, measures, appeal outcomes."""
-        return {"notices": store.notices(key.subject or "")}
+        return {"notices": [notice.model_dump(mode="json") for notice in notices_of(store, key.subject or "")]}
 
     @app.post("/v1/me/appeals")
     def appeal(request: AppealRequest, key: Annotated[StoredKey, subject_key]) -> dict[str, Any]:

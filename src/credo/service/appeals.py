@@ -1,109 +1,115 @@
 """Appeals: a subject disputes one of its records; a reviewer upholds or reverses it before the
-rulebook's deadline, or the record is suspended when the deadline passes (FCRA §1681i)."""
+rulebook's deadline, or the record is suspended when the deadline passes (FCRA §1681i).
+
+A record has at most one open appeal. Filing, resolving and lapsing are each one store
+transaction that checks the appeal's state under the append lock (credo.storage.logs), so a
+second resolution, or two sent at once, is refused (409) and stores nothing; the notices each
+owes are delivered after it (credo.service.delivery).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from credo.errors import CredoError
+from credo.errors import Conflict, CredoError, NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros, micros
-from credo.semantics import NoRulebookInForce, SubjectState
-from credo.service.errors import ApiError
-from credo.service.notices import notify, tell
-from credo.storage.logs import AppealRow
+from credo.rules.time import iso
+from credo.storage.logs import AppealRow, Planned
 from credo.storage.sql import SqlStore
 
 
 def view(appeal: AppealRow, now: dt.datetime) -> dict[str, Any]:
     lapsed = appeal.events.get("lapsed")
+    outcome = appeal.outcome
     return {
         "id": appeal.id,
-        "record_position": appeal.record_position,
+        "record": appeal.record,
         "subject": appeal.subject,
         "statement": appeal.statement,
         "filed": from_micros(appeal.filed_us).isoformat(),
         "deadline": from_micros(appeal.deadline_us).isoformat(),
         "while_pending": appeal.while_pending,
-        "status": appeal.outcome or ("lapsed" if lapsed else "pending"),
-        "overdue": appeal.outcome is None and micros(now) >= appeal.deadline_us,
-        "resolution": next(
-            (
-                {
-                    "outcome": event,
-                    "reason": appeal.events[event]["reason"],
-                    "by": appeal.events[event]["actor"],
-                    "at": from_micros(appeal.events[event]["at_us"]).isoformat(),
-                }
-                for event in ("uphold", "reverse")
-                if event in appeal.events
-            ),
-            None,
-        ),
+        "status": outcome or ("lapsed" if lapsed else "pending"),
+        "overdue": outcome is None and micros(now) >= appeal.deadline_us,
+        "resolution": None
+        if outcome is None
+        else {
+            "outcome": outcome,
+            "reason": appeal.events[outcome]["reason"],
+            "by": appeal.events[outcome]["actor"],
+            "at": from_micros(appeal.events[outcome]["at_us"]).isoformat(),
+        },
     }
 
 
 class Appeals:
-    def __init__(self, store: SqlStore, ledger: Ledger, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        ledger: Ledger,
+        clock: Callable[[], dt.datetime],
+        delivered: Callable[[], object] = lambda: None,
+    ) -> None:
         self.store = store
         self.ledger = ledger
         self.clock = clock
-
-    def _state(self, subject: str, now: dt.datetime) -> SubjectState | None:
-        try:
-            return self.ledger.state(subject, now)
-        except NoRulebookInForce:
-            return None
-
-    def _correct(self, subject: str, position: int, action: str, reason: str, actor: str) -> None:
-        """A correction, with notices for whatever it makes worse."""
-        now = self.clock()
-        before = self._state(subject, now)
-        self.ledger.correct(str(position), action, reason, actor)  # type: ignore[arg-type]
-        after = self._state(subject, now)
-        if after is not None:
-            notify(self.store, before, after, now)
+        self.delivered = delivered  # runs after each write: delivers the notices it owes
 
     def file(self, subject: str, reference: str, statement: str) -> AppealRow:
         """The subject disputes one of its own records; another's record is 'no such record'."""
         try:
             record = self.ledger.find(reference)
         except CredoError as exc:
-            raise ApiError(404, "no such record") from exc
+            raise NotFound("no such record") from exc
         if record.subject != subject:
-            raise ApiError(404, "no such record")
+            raise NotFound("no such record")
         now = self.clock()
         rulebook = self.ledger.history().require(now)
         rules = rulebook.appeals
         appeal = AppealRow(uuid.uuid4().hex, record.position, subject, statement, micros(now),
-                           micros(rules.respond_within.after(now, rulebook.tz)), rules.while_pending, {})  # fmt: skip
-        self.store.file_appeal(appeal)
-        if rules.while_pending == "suspend":
-            self._correct(subject, record.position, "suspend", f"under appeal {appeal.id}", f"appeal {appeal.id}")
-        return appeal
+                           micros(rules.respond_within.after(now, rulebook.tz)), rules.while_pending, {},
+                           record.id)  # fmt: skip
+
+        def plan(row: AppealRow, actions: list[str]) -> Sequence[Planned]:
+            if "reverse" in actions:
+                raise Conflict(f"record {row.record} was reversed: it no longer counts, so there is nothing to appeal")
+            if row.while_pending == "suspend":
+                return [("suspend", f"under appeal {row.id}", f"appeal {row.id}")]
+            return []
+
+        self.store.file_appeal(appeal, plan)
+        self.delivered()
+        return self.find(appeal.id)
 
     def find(self, appeal_id: str) -> AppealRow:
         found: list[AppealRow] = self.store.appeals(appeal_id=appeal_id)
         if not found:
-            raise ApiError(404, "no such appeal")
+            raise NotFound("no such appeal")
         return found[0]
 
     def resolve(self, appeal_id: str, outcome: str, reason: str, reviewer: str) -> AppealRow:
-        appeal = self.find(appeal_id)
-        now = self.clock()
-        if not self.store.add_appeal_event(appeal_id, outcome, reason, reviewer, micros(now)) or appeal.outcome:
-            raise ApiError(409, f"appeal {appeal_id} is already resolved")
-        suspended = appeal.while_pending == "suspend" or "lapsed" in appeal.events
-        if outcome == "reverse":
-            self._correct(appeal.subject, appeal.record_position, "reverse", reason, reviewer)
-        elif suspended:
-            self._correct(appeal.subject, appeal.record_position, "reinstate", reason, reviewer)
-        verdict = "reversed: it no longer counts" if outcome == "reverse" else "upheld: it stands, with your statement"
-        tell(self.store, appeal.subject, "appeal_resolved", f"Your appeal was {verdict}.", now,
-             appeal=appeal_id, outcome=outcome, reason=reason)  # fmt: skip
+        """Uphold or reverse a pending appeal; Conflict (409) if it is not pending any more."""
+
+        def plan(appeal: AppealRow, actions: list[str]) -> Sequence[Planned]:
+            if "reverse" in actions:
+                if outcome == "uphold":
+                    raise Conflict(
+                        f"record {appeal.record} was reversed after appeal {appeal.id} was filed: it no longer "
+                        "counts and cannot be upheld; resolve the appeal as reverse"
+                    )
+                return []  # already reversed: the appeal is closed as won, with no second reversal
+            if outcome == "reverse":
+                return [("reverse", reason, reviewer)]
+            if appeal.while_pending == "suspend" or "lapsed" in appeal.events:
+                return [("reinstate", reason, reviewer)]
+            return []
+
+        self.store.settle_appeal(appeal_id, outcome, reason, reviewer, micros(self.clock()), plan)
+        self.delivered()
         return self.find(appeal_id)
 
     def lapse_overdue(self) -> int:
@@ -111,14 +117,20 @@ class Appeals:
         now = self.clock()
         count = 0
         for appeal in self.store.appeals(overdue_at=micros(now)):
-            deadline = from_micros(appeal.deadline_us).isoformat()
-            if not self.store.add_appeal_event(appeal.id, "lapsed", f"no answer by {deadline}", "credo", micros(now)):
-                continue
-            if appeal.while_pending != "suspend":
-                self._correct(appeal.subject, appeal.record_position, "suspend",
-                              f"appeal {appeal.id} unanswered by its deadline {deadline}", "credo")  # fmt: skip
-            tell(self.store, appeal.subject, "appeal_lapsed",
-                 f"Your appeal was not answered by {deadline}: the record is suspended and does not count.", now,
-                 appeal=appeal.id)  # fmt: skip
+            history = self.ledger.history()
+            tz = history.versions[-1].rulebook.tz if history else dt.UTC
+            deadline = iso(from_micros(appeal.deadline_us), tz)
+
+            def plan(row: AppealRow, actions: list[str], deadline: str | None = deadline) -> Sequence[Planned]:
+                if "reverse" in actions or row.while_pending == "suspend":
+                    return []  # it does not count already
+                return [("suspend", f"appeal {row.id} unanswered by its deadline {deadline}", "credo")]
+
+            try:
+                self.store.settle_appeal(appeal.id, "lapsed", f"no answer by {deadline}", "credo", micros(now), plan)
+            except Conflict:
+                continue  # resolved or lapsed meanwhile, by another request or process
             count += 1
+        if count:
+            self.delivered()
         return count

@@ -12,7 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credo.errors import CredoError
+from credo.errors import Conflict, CredoError, NotFound
+
+#: Domain errors and the status each answers with: the one place they are mapped (422 otherwise).
+STATUS_OF: tuple[tuple[type[CredoError], int], ...] = ((NotFound, 404), (Conflict, 409))
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal",
@@ -62,7 +65,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CredoError)
     async def _credo(_: Request, exc: CredoError) -> JSONResponse:
-        return respond(422, str(exc))
+        status = next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 422)
+        return respond(status, str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -2,23 +2,22 @@
 
 Run it every so often (`credo sweep`, from cron). It first recomputes every hash chain from its
 first entry and records what it found in a checkpoint (a server over the ledger reads it within
-its next check); over a broken chain it does nothing else. It compares each subject as credo knew them at
-the previous sweep with how they stand now, so records that arrived by file in between are
-covered too; what a notice already said since then is not said twice.
+its next check); over a broken chain it does nothing else. Then it delivers whatever notices a
+crash left owed, and compares each subject as credo knew them at the previous sweep with how they
+stand now (the sweep is an outbox entry like any write, so a kill during it loses nothing); what a
+notice already said since then is not said twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros, micros
-from credo.semantics import NoRulebookInForce
 from credo.service.appeals import Appeals
-from credo.service.notices import appeal_text, changes
+from credo.service.delivery import Deliverer
 from credo.storage.chains import record_checkpoint
 from credo.storage.sql import SqlStore
 
@@ -32,43 +31,19 @@ class SweepReport:
     chain: str | None = None  # the problem, when a chain does not verify (and nothing was swept)
 
 
-def _topic(kind: str, body: dict[str, object]) -> tuple[str, object]:
-    return kind, body.get("list") or body.get("program") or body.get("measure")
-
-
 def sweep(store: SqlStore, clock: Callable[[], dt.datetime], whole: bool = True) -> SweepReport:
     """Check the chains (whole: from their first entries; else from the last checkpoint), then
-    lapse overdue appeals and notify what time changed."""
+    deliver what a crash left owed, lapse overdue appeals and notify what time changed."""
     ledger = Ledger(store, clock)
+    deliverer = Deliverer(store, ledger)
     now = clock()
     report = store.verify(whole=whole)
     record_checkpoint(store, report, now, whole=whole)
     if not report.ok:
         return SweepReport(None, now.isoformat(), 0, 0, report.problem or "the chain does not verify")
+    sent = deliverer.run()  # what a crash left owed
     lapsed = Appeals(store, ledger, clock).lapse_overdue()
     last = store.last_sweep()
-    sent = 0
-    if last is not None:
-        since = from_micros(last)
-        for subject in store.subjects():
-            try:
-                after = ledger.state(subject, now)
-                before = ledger.state(subject, since, known_at=since)
-            except NoRulebookInForce:
-                continue
-            told = {
-                _topic(notice["kind"], notice) for notice in store.notices(subject) if notice["at"] >= since.isoformat()
-            }
-            for kind, body in changes(before, after):
-                if _topic(kind, body) in told:
-                    continue
-                store.add_notice(
-                    uuid.uuid4().hex,
-                    subject,
-                    kind,
-                    micros(now),
-                    {"at": now.isoformat(), **body, "appeal": appeal_text(after)},
-                )
-                sent += 1
-    store.record_sweep(micros(now))
+    store.record_sweep(micros(now), last)
+    sent += deliverer.run()
     return SweepReport(None if last is None else from_micros(last).isoformat(), now.isoformat(), lapsed, sent)

@@ -12,6 +12,7 @@ from credo.rules.model import Rulebook
 from credo.rules.time import iso
 from credo.semantics import Decision, explain
 from credo.service.appeals import view
+from credo.service.notices import notices_of
 from credo.storage.sql import SqlStore
 
 
@@ -112,5 +113,5 @@ def whole_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) 
         "records": own_records(store, ledger, subject, now),
         "decisions": [{"decision_id": d.id, **d.answer} for d in store.decisions_of(subject)],
         "appeals": [view(appeal, now) for appeal in store.appeals(subject)],
-        "notices": store.notices(subject),
+        "notices": [notice.model_dump(mode="json") for notice in notices_of(store, subject)],
     }

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import IntegrityError
 
+from credo.errors import Conflict, NotFound
+from credo.ledger.chain import from_micros
+from credo.ledger.model import CorrectionAction
 from credo.storage import chains, schema
+from credo.storage.outbox import OutboxLog, StoredNotice
 
 
 @dataclass(frozen=True)
@@ -46,13 +49,23 @@ class AppealRow:
     deadline_us: int
     while_pending: str
     events: dict[str, dict[str, Any]]  # event -> {"reason", "actor", "at_us"}
+    record: str = ""  # the disputed record's id, SOURCE:ID
 
     @property
     def outcome(self) -> str | None:
-        return next((event for event in ("uphold", "reverse") if event in self.events), None)
+        """The resolution; the earliest, should a ledger written before resolutions were guarded hold two."""
+        resolved = [event for event in ("uphold", "reverse") if event in self.events]
+        return min(resolved, key=lambda event: self.events[event]["at_us"], default=None)
 
 
-class ServiceLog:
+#: A correction an appeal makes: (action, reason, actor).
+Planned = tuple[CorrectionAction, str, str]
+#: What an appeal's change does to its record, given the record's corrections so far; it may
+#: raise Conflict to refuse the change (decided by the service, run inside the store's transaction).
+Plan = Callable[[AppealRow, list[str]], Sequence[Planned]]
+
+
+class ServiceLog(OutboxLog):
     """Mixed into SqlStore: what the HTTP service stores beside the ledger."""
 
     def _connect(self, write: bool = False) -> AbstractContextManager[Connection]:  # provided by SqlStore
@@ -60,6 +73,15 @@ class ServiceLog:
 
     def lock_chain(self, connection: Connection, chain: int) -> None:
         """Serialise appends to one service chain (SQLite: the write transaction already does)."""
+
+    def appending(self) -> AbstractContextManager[tuple[Connection, Any]]:  # provided by SqlStore
+        raise NotImplementedError
+
+    def append_correction(
+        self, connection: Connection, tail: Any, record_position: int, action: CorrectionAction, reason: str,
+        actor: str, recorded_us: int,
+    ) -> int:  # provided by SqlStore  # fmt: skip
+        raise NotImplementedError
 
     def add_key(self, key: StoredKey) -> None:
         with self._connect(write=True) as connection:
@@ -109,55 +131,106 @@ class ServiceLog:
             rows = connection.execute(select(schema.decisions).where(schema.decisions.c.subject == subject)).all()
         return (_logged(row) for row in rows)
 
-    # Appeals.
+    # Appeals. Filing, resolving and lapsing are each one transaction under the append lock: the
+    # appeal's state is read, checked and changed there, with the corrections it makes and what
+    # it owes, so two reviewers at once cannot both resolve it and a refused request stores nothing.
 
-    def file_appeal(self, row: AppealRow) -> None:
-        with self._connect(write=True) as connection:
+    def file_appeal(self, row: AppealRow, plan: Plan) -> None:
+        """Store a new appeal unless its record already has an open one (Conflict names it)."""
+        with self.appending() as (connection, tail):
+            before = tail.position
+            waiting = [item for item in self._appeals(connection, record_position=row.record_position)
+                       if item.outcome is None]  # fmt: skip
+            if waiting:
+                raise Conflict(
+                    f"record {waiting[0].record} already has an open appeal {waiting[0].id} (filed "
+                    f"{from_micros(waiting[0].filed_us).isoformat()}); it is answered before another can be filed"
+                )
+            planned = plan(row, self._actions(connection, row.record_position))
             chains.append(
                 connection, "appeals",
                 [{"id": row.id, "record_position": row.record_position, "subject": row.subject,
-                  "statement": row.statement, "filed_us": row.filed_us, "deadline_us": row.deadline_us,
-                  "while_pending": row.while_pending}],
+                 "statement": row.statement, "filed_us": row.filed_us, "deadline_us": row.deadline_us,
+                 "while_pending": row.while_pending}],
                 self.lock_chain,
             )  # fmt: skip
+            self._apply(connection, tail, row, planned, "appeal_filed", row.filed_us, before, {})
 
-    def add_appeal_event(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int) -> bool:
-        """Record what happened to an appeal; False if it had already happened (each event once)."""
-        try:
-            with self._connect(write=True) as connection:
-                chains.append(
-                    connection,
-                    "appeal_events",
-                    [{"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us}],
-                    self.lock_chain,
-                )
-        except IntegrityError:
-            return False
-        return True
+    def settle_appeal(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int, plan: Plan) -> None:
+        """Resolve ("uphold", "reverse") or lapse an appeal that is still pending; Conflict if it is
+        not (nothing is stored then), NotFound if there is no such appeal."""
+        with self.appending() as (connection, tail):
+            before = tail.position
+            found = self._appeals(connection, appeal_id=appeal_id)
+            if not found:
+                raise NotFound(f"no such appeal {appeal_id!r}")
+            appeal = found[0]
+            if appeal.outcome is not None:
+                when = from_micros(appeal.events[appeal.outcome]["at_us"]).isoformat()
+                raise Conflict(f"appeal {appeal_id} is already resolved: {appeal.outcome} at {when}")
+            if event == "lapsed" and "lapsed" in appeal.events:
+                raise Conflict(f"appeal {appeal_id} has already lapsed")
+            planned = plan(appeal, self._actions(connection, appeal.record_position))
+            chains.append(
+                connection, "appeal_events",
+                [{"appeal_id": appeal_id, "event": event, "reason": reason, "actor": actor, "at_us": at_us}],
+                self.lock_chain,
+            )  # fmt: skip
+            kind = "appeal_lapsed" if event == "lapsed" else "appeal_resolved"
+            self._apply(connection, tail, appeal, planned, kind, at_us, before, {"event": event, "reason": reason})
+
+    def _apply(
+        self, connection: Connection, tail: Any, appeal: AppealRow, planned: Sequence[Planned], kind: str,
+        at_us: int, before: int, facts: dict[str, Any],
+    ) -> None:  # fmt: skip
+        for action, reason, actor in planned:
+            self.append_correction(connection, tail, appeal.record_position, action, reason, actor, at_us)
+        if kind != "appeal_filed" or planned:  # a plain filing changes nothing: the answer tells it
+            facts = {"appeal": appeal.id, "subject": appeal.subject, "record": appeal.record, **facts}
+            self.owe(connection, kind, at_us, before, tail.position, facts)
+
+    def _actions(self, connection: Connection, record_position: int) -> list[str]:
+        """The record's corrections so far, in ledger order."""
+        fixes = schema.corrections
+        query = select(fixes.c.action).where(fixes.c.record_position == record_position).order_by(fixes.c.position)
+        return [row[0] for row in connection.execute(query)]
 
     def appeals(
         self, subject: str | None = None, appeal_id: str | None = None, overdue_at: int | None = None
     ) -> list[AppealRow]:
         """Appeals with what happened to them; overdue_at: only those unanswered past their deadline then."""
-        query = select(schema.appeals).order_by(schema.appeals.c.filed_us, schema.appeals.c.id)
+        with self._connect() as connection:
+            return self._appeals(connection, subject, appeal_id, overdue_at)
+
+    def _appeals(
+        self, connection: Connection, subject: str | None = None, appeal_id: str | None = None,
+        overdue_at: int | None = None, record_position: int | None = None,
+    ) -> list[AppealRow]:  # fmt: skip
+        appeals, records = schema.appeals, schema.records
+        query = (
+            select(appeals, records.c.source, records.c.source_id)
+            .join(records, records.c.position == appeals.c.record_position)
+            .order_by(appeals.c.filed_us, appeals.c.id)
+        )
         if subject is not None:
-            query = query.where(schema.appeals.c.subject == subject)
+            query = query.where(appeals.c.subject == subject)
         if appeal_id is not None:
-            query = query.where(schema.appeals.c.id == appeal_id)
+            query = query.where(appeals.c.id == appeal_id)
+        if record_position is not None:
+            query = query.where(appeals.c.record_position == record_position)
         if overdue_at is not None:
             settled = select(schema.appeal_events.c.appeal_id)
-            query = query.where(schema.appeals.c.deadline_us <= overdue_at, schema.appeals.c.id.not_in(settled))
-        with self._connect() as connection:
-            rows = connection.execute(query).all()
-            ids = [row.id for row in rows]
-            events: dict[str, dict[str, dict[str, Any]]] = {}
-            if ids:
-                for event in connection.execute(
-                    select(schema.appeal_events).where(schema.appeal_events.c.appeal_id.in_(ids))
-                ):
-                    events.setdefault(event.appeal_id, {})[event.event] = {
-                        "reason": event.reason, "actor": event.actor, "at_us": event.at_us,
-                    }  # fmt: skip
+            query = query.where(appeals.c.deadline_us <= overdue_at, appeals.c.id.not_in(settled))
+        rows = connection.execute(query).all()
+        ids = [row.id for row in rows]
+        events: dict[str, dict[str, dict[str, Any]]] = {}
+        if ids:
+            for event in connection.execute(
+                select(schema.appeal_events).where(schema.appeal_events.c.appeal_id.in_(ids))
+            ):
+                events.setdefault(event.appeal_id, {})[event.event] = {
+                    "reason": event.reason, "actor": event.actor, "at_us": event.at_us,
+                }  # fmt: skip
         return [
             AppealRow(
                 row.id,
@@ -168,29 +241,24 @@ class ServiceLog:
                 row.deadline_us,
                 row.while_pending,
                 events.get(row.id, {}),
+                f"{row.source}:{row.source_id}",
             )
             for row in rows
         ]
 
-    # Notices.
+    # Notices: stored by the deliverer (credo.storage.outbox), read here.
 
-    def add_notice(self, notice_id: str, subject: str, kind: str, created_us: int, body: dict[str, Any]) -> None:
-        with self._connect(write=True) as connection:
-            chains.append(
-                connection, "notices",
-                [{"id": notice_id, "subject": subject, "kind": kind, "created_us": created_us,
-                  "body": json.dumps(body)}],
-                self.lock_chain,
-            )  # fmt: skip
-
-    def notices(self, subject: str) -> list[dict[str, Any]]:
+    def notices(self, subject: str) -> list[StoredNotice]:
         query = (
             select(schema.notices)
             .where(schema.notices.c.subject == subject)
             .order_by(schema.notices.c.created_us, schema.notices.c.id)
         )
         with self._connect() as connection:
-            return [{"id": row.id, "kind": row.kind, **json.loads(row.body)} for row in connection.execute(query)]
+            return [
+                StoredNotice(row.id, row.subject, row.kind, row.created_us, json.loads(row.body))
+                for row in connection.execute(query)
+            ]
 
     # Sweeps: when the passing of time was last looked at.
 
@@ -199,9 +267,12 @@ class ServiceLog:
             value = connection.execute(select(func.max(schema.sweeps.c.at_us))).scalar_one_or_none()
         return None if value is None else int(value)
 
-    def record_sweep(self, at_us: int) -> None:
-        with self._connect(write=True) as connection:
+    def record_sweep(self, at_us: int, since_us: int | None = None) -> None:
+        """Record a sweep; after an earlier one (since_us), owe what time alone changed since then."""
+        with self.appending() as (connection, tail):
             chains.append(connection, "sweeps", [{"at_us": at_us}], self.lock_chain)
+            if since_us is not None:
+                self.owe(connection, "time", at_us, tail.position, tail.position, {"since_us": since_us})
 
     def subjects(self) -> list[str]:
         with self._connect() as connection:

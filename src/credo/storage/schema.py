@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -185,4 +186,26 @@ population_runs = Table(
     Column("ledger_position", BigInteger, nullable=False),
     Column("summary", Text, nullable=False),  # the run's summary.json
     Index("population_runs_computed", "computed_us"),
+)
+
+#: What a write makes owed (notices), recorded in the write's own transaction: the ledger
+#: positions it added lie in (head_before, head_after]; facts say the rest (an appeal's outcome).
+#: `id` grows in commit order, as every owing write holds the append lock.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("head_before", BigInteger, nullable=False),
+    Column("head_after", BigInteger, nullable=False),
+    Column("facts", Text, nullable=False),  # JSON
+)
+
+#: An outbox entry whose notices are all stored (append-only: a delivery is a row, never an update).
+outbox_delivered = Table(
+    "outbox_delivered",
+    metadata,
+    Column("outbox_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("delivered_us", BigInteger, nullable=False),
 )

@@ -212,9 +212,23 @@ class SqlStore(ServiceLog, PopulationRuns):
 
     def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
                 now: dt.datetime) -> int:  # fmt: skip
-        """Append a correction of a record; return its position."""
-        fields = (record_position, action, reason, actor, micros(now))
-        return self._append_one("correction", corrections, CORRECTION_FIELDS, fields)
+        """Append a correction of a record, owing the notices it brings; return its position."""
+        with self.appending() as (connection, tail):
+            before = tail.position
+            position = self.append_correction(connection, tail, record_position, action, reason, actor, micros(now))
+            self.owe(connection, "correction", micros(now), before, position)
+        return position
+
+    def append_correction(
+        self, connection: Connection, tail: Tail, record_position: int, action: CorrectionAction, reason: str,
+        actor: str, recorded_us: int,
+    ) -> int:  # fmt: skip
+        """A correction inside the caller's appending transaction; return its position."""
+        fields = (record_position, action, reason, actor, recorded_us)
+        position, digest = tail.append("correction", fields)
+        connection.execute(corrections.insert(), {"position": position, "hash": digest,
+                                                  **dict(zip(CORRECTION_FIELDS, fields, strict=True))})  # fmt: skip
+        return position
 
     def _append_one(self, kind: str, table: Table, names: Sequence[str], fields: Sequence[Field]) -> int:
         with self.appending() as (connection, tail):
@@ -230,21 +244,27 @@ class SqlStore(ServiceLog, PopulationRuns):
         on_conflict: Conflict,
         on_batch: Callable[[int], None] | None = None,
         receipts: bool = False,
+        owe: bool = True,
     ) -> IngestTally:
-        """Append new records in one transaction: all of them, or (on any exception) none.
+        """Append new records in one transaction: all of them, or (on any exception) none, with the
+        outbox entry that owes their notices.
 
         With receipts, the tally keeps one receipt per submitted record (for the HTTP API); a file
-        ingest keeps only counts, so that memory stays bounded however long the file.
+        ingest keeps only counts, so that memory stays bounded however long the file. owe=False:
+        a backfill of history, whose records are told to nobody.
         """
         tally = IngestTally(keep_receipts=receipts)
         recorded = micros(now)
         with self.appending() as (connection, tail):
+            before = tail.position
             for batch in batches:
                 rows = self._new_rows(connection, batch, tail, recorded, tally, on_conflict)
                 if rows:
                     self.insert_records(connection, rows)
                 if on_batch is not None:
                     on_batch(len(batch))
+            if owe and tail.position > before:  # the notices the new records bring, owed with them
+                self.owe(connection, "records", recorded, before, tail.position)
         return tally
 
     def _new_rows(

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credo.errors import CredoError
+from credo.errors import Conflict, CredoError, NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
 from credo.semantics import NoRulebookInForce
@@ -374,6 +374,10 @@ def mount_pages(
                 return problem(request, 400, "Please try again", str(exc), request.headers.get("referer", "/"))
             if isinstance(exc, ApiError):
                 return problem(request, exc.status, "That did not work", exc.message, "/")
+            if isinstance(exc, NotFound):
+                return problem(request, 404, "Not found", str(exc), "/")
+            if isinstance(exc, Conflict):
+                return problem(request, 409, "That was done already", str(exc), request.headers.get("referer", "/"))
             if isinstance(exc, CredoError):
                 return problem(request, 422, "That did not work", str(exc), "/")
             return problem(request, 500, "Something went wrong", "The error was logged; please try again later.")

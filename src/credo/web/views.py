@@ -28,6 +28,7 @@ from credo.rules.time import Duration
 from credo.semantics import NoRulebookInForce
 from credo.semantics.state import SubjectState
 from credo.service.cache import StateCache
+from credo.service.notices import notices_of
 from credo.service.views import own_records
 from credo.storage.logs import AppealRow
 from credo.storage.runs import PopulationRunRow
@@ -355,7 +356,9 @@ class DecisionView:
 @dataclass(frozen=True)
 class NoticeView:
     created: str
-    message: str
+    headline: str
+    consequences: list[tuple[str, bool]]  # (what changed, good news?) the weightiest first
+    next_steps: list[str]
 
 
 @dataclass(frozen=True)
@@ -504,8 +507,13 @@ def person_file(
         for logged in store.decisions_of(subject)
     ]
     notices = [
-        NoticeView(when_text(str(notice.get("at")), tz) if notice.get("at") else "", str(notice.get("message", "")))
-        for notice in reversed(store.notices(subject))
+        NoticeView(
+            when_text(notice.at, tz) if notice.at else "",
+            notice.headline,
+            [(item.text, item.good) for item in notice.consequences],
+            notice.next_steps,
+        )
+        for notice in reversed(notices_of(store, subject))
     ]
     return PersonFile(
         subject=subject,

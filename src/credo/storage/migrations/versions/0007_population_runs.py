@@ -1,14 +1,14 @@
 """Population runs: the counts a run found, kept for the pages.
 
-Revision ID: 0007
-Revises: 0004_chain_all
+Revision ID: 0007_population_runs
+Revises: 0005_outbox
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0004_chain_all"
+revision = "0007_population_runs"
+down_revision = "0005_outbox"
 branch_labels = None
 depends_on = None
 

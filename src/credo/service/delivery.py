@@ -1,0 +1,144 @@
+"""The deliverer: turns what the outbox owes into notices, after the write that owed them.
+
+It runs after each write (in the writing request or command), when a server starts, and in
+`credo sweep`, so whatever a kill left owed is delivered by the next of them. A delivery is
+idempotent: each notice's id comes from its outbox entry and subject, an entry is marked
+delivered in the transaction that stores its last notices, and a delivery cut short stores the
+rest when run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+
+from credo.errors import CredoError
+from credo.ledger.book import Ledger
+from credo.ledger.chain import from_micros, micros
+from credo.ledger.model import Correction, StoredRecord, counting
+from credo.semantics import RulebookHistory, SubjectState
+from credo.service.consequences import Consequence, consequences
+from credo.service.notices import Event, Notice, compose
+from credo.storage.outbox import Owed, StoredNotice
+from credo.storage.sql import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer:
+    """One per process: deliveries in it run one at a time; several processes may deliver at once."""
+
+    def __init__(self, store: SqlStore, ledger: Ledger, chunk: int = 500) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.chunk = chunk
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._low = 0  # every entry up to this id is delivered (ids grow in commit order)
+
+    def run(self) -> int:
+        """Deliver everything owed; return how many notices were stored. A call made while another
+        thread delivers leaves the work to it (that thread looks again before it stops)."""
+        self._wanted.set()
+        sent = 0
+        while self._wanted.is_set():
+            if not self._lock.acquire(blocking=False):
+                return sent
+            try:
+                self._wanted.clear()
+                for entry in self.store.owed(self._low):
+                    sent += self._deliver(entry)
+                    self._low = entry.id
+            finally:
+                self._lock.release()
+        return sent
+
+    def after_write(self) -> int:
+        """Deliver after a write whose answer is already due: a failure leaves the notices owed
+        (the next write, start or sweep delivers them) rather than failing an acknowledged write."""
+        try:
+            return self.run()
+        except Exception:
+            log.exception("notices stay owed: delivery failed")
+            return 0
+
+    def _deliver(self, entry: Owed) -> int:
+        sent, batch = 0, []
+        now_us = micros(self.ledger.clock())
+        for notice in self._notices(entry):
+            batch.append(StoredNotice(notice.id, notice.subject, notice.kind, entry.at_us,
+                                      notice.model_dump(mode="json", exclude={"id", "subject", "kind"})))  # fmt: skip
+            if len(batch) == self.chunk:
+                sent += self.store.deliver(entry, batch, False, now_us)
+                batch = []
+        return sent + self.store.deliver(entry, batch, True, now_us)
+
+    def _notices(self, entry: Owed) -> Iterator[Notice]:
+        if entry.kind == "time":
+            yield from self._time(entry)
+            return
+        at = from_micros(entry.at_us)
+        earlier, later = self.ledger.history(upto=entry.head_before), self.ledger.history(upto=entry.head_after)
+        disputed = None
+        if "record" in entry.facts:
+            source, source_id = str(entry.facts["record"]).split(":", 1)
+            disputed = self.store.record(key=(source, source_id))
+        for subject in self.store.touched(entry):
+            stored, fixes = self.store.subject_view(subject, entry.head_after)
+            by_position = {record.position: record for record in stored}
+            before = _state(earlier, subject, at, [r for r in stored if r.position <= entry.head_before],
+                            [f for f in fixes if f.position <= entry.head_before])  # fmt: skip
+            after = _state(later, subject, at, stored, fixes)
+            event = Event(
+                entry.kind, at, entry.facts,
+                records=[record for record in stored if record.position > entry.head_before],
+                corrections=[(fix, by_position[fix.record_position]) for fix in fixes
+                             if fix.position > entry.head_before and fix.record_position in by_position],
+                disputed=disputed,
+            )  # fmt: skip
+            found = _changes(before, after)
+            rulebook = after.rulebook if after is not None else later.versions[-1].rulebook
+            notice = compose(entry.notice_id(subject), subject, event, found, rulebook)
+            if notice is not None:
+                yield notice
+
+    def _time(self, entry: Owed) -> Iterator[Notice]:
+        """What time alone changed since the previous sweep; what a notice told since then is not
+        told again."""
+        since, now = from_micros(entry.facts["since_us"]), from_micros(entry.at_us)
+        for subject in self.store.subjects():
+            try:
+                before = self.ledger.state(subject, since, known_at=since)
+                after = self.ledger.state(subject, now, upto=entry.head_after)
+            except CredoError:
+                continue
+            told = {
+                item.topic
+                for stored in self.store.notices(subject)
+                if entry.facts["since_us"] <= stored.created_us < entry.at_us
+                for item in Notice.from_stored(stored).consequences
+            }
+            found = [item for item in _changes(before, after) if item.topic not in told]
+            notice = compose(entry.notice_id(subject), subject, Event("time", now, {}), found, after.rulebook)
+            if notice is not None:
+                yield notice
+
+
+def _state(
+    history: RulebookHistory, subject: str, at: dt.datetime, stored: list[StoredRecord], fixes: list[Correction]
+) -> SubjectState | None:
+    try:
+        return history.evaluate([record.as_record() for record in counting(stored, fixes)], subject, at)
+    except CredoError:  # no rulebook in force then, or records that contradict one another
+        return None
+
+
+def _changes(before: SubjectState | None, after: SubjectState | None) -> list[Consequence]:
+    if after is None:
+        return []
+    try:
+        return consequences(before, after)
+    except CredoError:
+        return []

@@ -1,0 +1,173 @@
+"""Notices survive a crash (issue 13, item 6): what a write makes owed is recorded with the write
+and delivered after it, at most once, by whoever delivers next (the writer, a restarted server,
+`credo sweep`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from credo.cli import app as cli
+from credo.service import create_app, create_key
+from credo.storage import SqlStore
+from tests.conftest import ROOT
+from tests.ledger_contract import Clock
+from tests.test_appeals import NOW, setup
+from tests.test_service import auth
+
+BATCH = {
+    "records": [
+        {"subject": f"p-batch-{n}", "behaviour": "judgment_defaulted", "at": "2025-05-30", "id": f"b-{n}"}
+        for n in range(20)
+    ]
+}
+
+
+def notice_counts(store: SqlStore) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT subject, count(*) FROM notices GROUP BY subject"))
+        return {row[0]: int(row[1]) for row in rows}
+
+
+def owed(store: SqlStore) -> int:
+    with store.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM outbox WHERE id NOT IN (SELECT outbox_id FROM outbox_delivered)")
+            ).scalar_one()
+        )
+
+
+def crash_on_delivery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies (or the database goes away) after the write committed, before any notice."""
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise RuntimeError("killed between the write and the delivery")
+
+    monkeypatch.setattr("credo.storage.outbox.OutboxLog.deliver", killed)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+def test_a_crash_after_the_write_leaves_the_notices_owed_and_the_next_start_sends_each_once(
+    store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, client, keys = setup(store_url, clock)
+    with monkeypatch.context() as patched:
+        crash_on_delivery(patched)
+        acknowledged = client.post("/v1/records", json=BATCH, headers=auth(keys["court"]))
+    assert acknowledged.status_code == 200 and store.records(subject="p-batch-0")  # the write was committed
+    assert notice_counts(store) == {} and owed(store) == 1
+    for _ in range(2):  # a start delivers what is owed; a second start finds nothing owed
+        with TestClient(create_app(store, clock)):
+            pass
+        assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)} and owed(store) == 0
+    again = client.post("/v1/records", json=BATCH, headers=auth(keys["court"])).json()
+    assert again["duplicates"] == 20 and notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}
+    key = create_key(store, "subject", NOW, subject="p-batch-7")
+    (notice,) = client.get("/v1/me/notices", headers=auth(key)).json()["notices"]
+    assert notice["consequences"][0]["kind"] == "black_list_entered"
+
+
+def test_a_delivery_cut_half_way_is_finished_without_doubling(
+    store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credo.ledger.book import Ledger
+    from credo.service.delivery import Deliverer
+    from credo.storage.outbox import OutboxLog
+
+    store, client, keys = setup(store_url, clock)
+    real = OutboxLog.deliver
+    calls: list[int] = []
+
+    def half(self: SqlStore, entry: Any, notices: Any, done: bool, at_us: int) -> int:
+        calls.append(len(notices))
+        if len(calls) > 1:
+            raise SystemExit("killed half way")
+        return real(self, entry, notices, False, at_us)  # the first chunk lands, the entry stays owed
+
+    with monkeypatch.context() as patched:
+        crash_on_delivery(patched)
+        client.post("/v1/records", json=BATCH, headers=auth(keys["court"]))
+    with monkeypatch.context() as patched:
+        patched.setattr(OutboxLog, "deliver", half)
+        with pytest.raises(SystemExit):
+            Deliverer(store, Ledger(store, clock), chunk=7).run()
+    assert sum(notice_counts(store).values()) == 7 and owed(store) == 1
+    deliverer = Deliverer(store, Ledger(store, clock), chunk=7)
+    assert deliverer.run() == 13
+    assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)} and owed(store) == 0
+    assert deliverer.run() == 0
+
+
+def test_the_command_line_ingest_owes_the_same_notices(store_url: str, clock: Clock, tmp_path: Path) -> None:
+    store, client, keys = setup(store_url, clock)
+    rows = tmp_path / "court.csv"
+    rows.write_text("subject,behaviour,at,source,id\np-li-na,judgment_defaulted,2025-05-30,court,j-9\n")
+    result = CliRunner().invoke(cli, ["ingest", str(rows), "--store", store_url])
+    assert result.exit_code == 0, result.output
+    assert notice_counts(store) == {"p-li-na": 1} and owed(store) == 0
+    (notice,) = client.get("/v1/me/notices", headers=auth(keys["li"])).json()["notices"]
+    assert notice["kind"] == "records" and notice["consequences"][0]["kind"] == "black_list_entered"
+
+
+def test_a_sweep_delivers_what_a_crash_left_owed(store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from credo.service.sweep import sweep
+
+    store, client, keys = setup(store_url, clock)
+    with monkeypatch.context() as patched:
+        crash_on_delivery(patched)
+        client.post("/v1/records", json=BATCH, headers=auth(keys["court"]))
+    clock.now = NOW + dt.timedelta(hours=1)
+    report = sweep(store, clock)
+    assert report.notices == 20 and owed(store) == 0
+    clock.now += dt.timedelta(minutes=1)
+    sweep(store, clock)
+    assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}
+
+
+def test_a_process_killed_while_it_delivers_loses_no_notice_and_doubles_none(
+    store_url: str, clock: Clock, tmp_path: Path
+) -> None:
+    store, _, _ = setup(store_url, clock)
+    subjects = [f"p-killed-{n:03d}" for n in range(120)]
+    rows = tmp_path / "batch.csv"
+    rows.write_text(
+        "subject,behaviour,at,source,id\n"
+        + "".join(f"{subject},judgment_defaulted,2025-05-30,court,k-{subject}\n" for subject in subjects)
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "notice_worker.py"), store_url, str(rows)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ack", worker.stderr
+        deadline = time.monotonic() + 60
+        while not notice_counts(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(30)
+    cut = sum(notice_counts(store).values())
+    assert 0 < cut < len(subjects) and owed(store) == 1  # killed half way through the delivery
+    with TestClient(create_app(store, clock)):  # the next start
+        pass
+    assert notice_counts(store) == dict.fromkeys(subjects, 1) and owed(store) == 0
+    result = CliRunner().invoke(cli, ["ingest", str(rows), "--json", "--store", store_url])
+    assert result.exit_code == 0 and '"duplicates": 120' in result.stdout
+    assert notice_counts(store) == dict.fromkeys(subjects, 1) and owed(store) == 0
