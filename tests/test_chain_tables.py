@@ -23,7 +23,8 @@ from credo.service import create_app, create_key
 from credo.service.sweep import sweep
 from credo.storage import SqlStore, open_store
 from credo.storage.chains import check_head, record_checkpoint
-from credo.storage.logs import AppealRow, LoggedDecision, StoredKey
+from credo.storage.logs import AppealRow, LoggedDecision, Plan, StoredKey
+from credo.storage.outbox import Owed, StoredNotice
 from tests.ledger_contract import ARTICLE, EXAMPLE, Clock, write_csv
 from tests.stores import initialised
 
@@ -46,10 +47,12 @@ def populate(store: SqlStore) -> None:
     store.log_decisions(
         [LoggedDecision(f"d{i}", ZHANG, "buy_flight_ticket", 1, 2 + i, 1, 107, {"decision": "allow"}) for i in range(3)]
     )
+    no_corrections: Plan = lambda appeal, actions: []  # noqa: E731
     for i in range(3):
-        store.file_appeal(AppealRow(f"a{i}", 30, ZHANG, "not me", 10 + i, 100 + i, "count", {}))
-        store.add_appeal_event(f"a{i}", "uphold", "checked", "reviewer", 20 + i)
-        store.add_notice(f"n{i}", ZHANG, "tier_dropped", 30 + i, {"message": "m"})
+        store.file_appeal(AppealRow(f"a{i}", 30, ZHANG, "not me", 10 + i, 100 + i, "count", {}), no_corrections)
+        store.settle_appeal(f"a{i}", "uphold", "checked", "reviewer", 20 + i, no_corrections)
+        owed = Owed(1_000 + i, "records", 30 + i, 0, 0, {})
+        store.deliver(owed, [StoredNotice(f"n{i}", ZHANG, "records", 30 + i, {"message": "m"})], True, 30 + i)
         store.record_sweep(40 + i)
 
 
@@ -165,8 +168,10 @@ def test_a_ledger_from_before_the_chains_upgrades_and_verifies(store_url: str) -
     newer.require_ledger()
     report = newer.verify()
     assert report.ok and [chain.entries for chain in report.chains] == [1, 1, 1, 1, 1, 1, 1]
+    Ledger(newer, Clock(NOW)).ingest(EXAMPLE, notify=False)  # the records the appeals dispute
+    before = newer.verify().entries
     populate(newer)  # the chains go on from the rows the migration found
-    assert newer.verify().ok and newer.verify().entries == 1 + 6 * 4
+    assert newer.verify().ok and newer.verify().entries == before + 6 * 3
     tamper(newer, "UPDATE decisions SET answer = 'x' WHERE id = 'old'")
     assert newer.verify().chain == "decisions" and newer.verify().first_bad == 1
     newer.close()
