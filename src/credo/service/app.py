@@ -15,12 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from credo.errors import RulebookError
-from credo.ledger.book import Ledger, utc_now
+from credo.ledger.book import Ledger, RulebookConflict, utc_now
 from credo.ledger.chain import from_micros, micros
 from credo.ledger.ingest import Rejection, RowChecker
 from credo.ledger.model import Incoming
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
+from credo.service.access_log import AccessLog
 from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
@@ -66,14 +67,15 @@ def create_app(
     rate: float = 1000.0,
     burst: int = 2000,
     ticker: Callable[[], float] = time.monotonic,
+    access_log: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
     Each key may make `rate` requests a second on average (bursts up to `burst`); past that the
-    answer is 429 with Retry-After.
+    answer is 429 with Retry-After. With `access_log`, each request writes one JSON line to it.
     """
     limit = RateLimit(rate, burst, ticker)
-    keyring = KeyRing(store)
+    keyring = KeyRing(store, clock, ticker)
     ledger = Ledger(store, clock)
     appeals = Appeals(store, ledger, clock)
     cache = StateCache(store, ledger)
@@ -82,6 +84,8 @@ def create_app(
     errors.install(app)
 
     app.add_middleware(BodyLimit)
+    if access_log is not None:  # one JSON line per request (credo.service.access_log)
+        app.add_middleware(AccessLog, write=access_log)
 
     agency = Depends(requires(keyring, limit, "agency"))
     subject_key = Depends(requires(keyring, limit, "subject"))
@@ -266,10 +270,12 @@ def create_app(
     def publish(request: Publication, key: Annotated[StoredKey, admin]) -> dict[str, Any]:
         """Publish a rulebook version (lint errors refuse it)."""
         try:
-            position = ledger.publish_text(request.text, request.effective, request.retroactive, "<request>")
+            done = ledger.publication(request.text, request.effective, request.retroactive, "<request>")
         except RulebookError as exc:
             raise ApiError(422, "the rulebook cannot be published", [{"reason": p} for p in exc.problems]) from exc
-        return {"position": position}
+        except RulebookConflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        return {"position": done.position, "published": done.new}
 
     @app.post("/v1/keys")
     def new_key(request: KeyRequest, key: Annotated[StoredKey, admin]) -> dict[str, Any]:

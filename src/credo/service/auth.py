@@ -13,7 +13,10 @@ from typing import Literal, get_args
 
 from fastapi import Request
 
+from credo.errors import CredoError
 from credo.ledger.chain import micros
+from credo.rules.model import Rulebook
+from credo.rules.time import parse_duration, parse_instant
 from credo.service.errors import ApiError
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
@@ -34,6 +37,7 @@ def create_key(
     source: str | None = None,
     actions: tuple[str, ...] = (),
     subject: str | None = None,
+    expires: dt.datetime | None = None,
 ) -> str:
     """Make a key for a role; return the key itself (it is not stored, only its hash)."""
     if role not in ROLES:
@@ -44,18 +48,60 @@ def create_key(
         raise ValueError("a provider key needs --actions: the actions it may ask decisions for")
     if role == "subject" and not subject:
         raise ValueError("a subject key needs --subject: whose data it may read")
+    if expires is not None and expires <= now:
+        raise ValueError(f"--expires {expires.isoformat()} is not in the future")
     key = f"credo_{role}_{secrets.token_urlsafe(32)}"
-    store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now)))
+    expires_us = None if expires is None else micros(expires)
+    store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now), expires_us))
     return key
+
+
+def key_expiry(text: str, now: dt.datetime) -> dt.datetime:
+    """When a key expires: a duration from now (P90D) or an instant (2026-12-31, UTC)."""
+    try:
+        if text.strip().upper().startswith("P"):
+            return parse_duration(text.strip()).after(now, dt.UTC)
+        return parse_instant(text, dt.UTC)
+    except CredoError as exc:
+        raise ValueError(f"--expires: {exc}") from exc
+
+
+def check_key_scope(rulebook: Rulebook | None, role: str, source: str | None, actions: tuple[str, ...]) -> None:
+    """Refuse a key for a source or an action the rulebook in force does not have (None: nothing to check)."""
+    if rulebook is None:
+        return
+    if role == "agency" and source:
+        known = sorted({name for behaviour in rulebook.behaviours.values() for name in behaviour.sources})
+        if source not in known:
+            raise ValueError(f"source {source!r} reports no behaviour in rulebook {rulebook.rulebook} "
+                             f"{rulebook.version}; its sources: {', '.join(known) or 'none'}")  # fmt: skip
+    if role == "provider":
+        unknown = [action for action in actions if action not in rulebook.actions]
+        if unknown:
+            raise ValueError(f"action {unknown[0]!r} is not in rulebook {rulebook.rulebook} {rulebook.version}; "
+                             f"its actions: {', '.join(rulebook.actions) or 'none'}")  # fmt: skip
 
 
 class KeyRing:
     """Keys looked up by hash, remembered once found (a key is never edited; an unknown one is
-    asked again each time, so a key created meanwhile works at once)."""
+    asked again each time, so a key created meanwhile works at once). Revocations are read again
+    at most every `refresh` seconds of the ticker, so that the hot path does not ask the store on
+    every request: a revocation takes effect within that time."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        ticker: Callable[[], float] = time.monotonic,
+        refresh: float = 1.0,
+    ) -> None:
         self.store = store
+        self.clock = clock
+        self.ticker = ticker
+        self.refresh = refresh
         self.known: dict[str, StoredKey] = {}
+        self.revoked: set[str] = set()
+        self.looked: float | None = None
 
     def principal(self, request: Request) -> StoredKey:
         header = request.headers.get("authorization", "")
@@ -67,6 +113,15 @@ class KeyRing:
         if found is None:
             raise ApiError(401, "unknown API key")
         self.known[hashed] = found
+        request.state.key_role = found.role  # for the access log: the role, never the key
+        tick = self.ticker()
+        if self.looked is None or tick - self.looked >= self.refresh or tick < self.looked:
+            self.looked = tick
+            self.revoked = self.store.revoked_keys()
+        if hashed in self.revoked:
+            raise ApiError(401, "this API key was revoked")
+        if found.expires_us is not None and micros(self.clock()) >= found.expires_us:
+            raise ApiError(401, "this API key has expired; ask an admin for a new one")
         return found
 
 

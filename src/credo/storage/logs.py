@@ -22,6 +22,13 @@ class StoredKey:
     actions: tuple[str, ...]
     subject: str | None
     created_us: int
+    expires_us: int | None = None  # None: the key does not expire
+    revoked_us: int | None = None  # set when read back with its revocation (keys_list)
+
+    @property
+    def id(self) -> str:
+        """What an operator calls a key by: the start of its hash (the key itself is never stored)."""
+        return self.key_hash[:16]
 
 
 @dataclass(frozen=True)
@@ -63,16 +70,42 @@ class ServiceLog:
             connection.execute(
                 schema.api_keys.insert(),
                 {"key_hash": key.key_hash, "role": key.role, "source": key.source,
-                 "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us},
+                 "actions": ",".join(key.actions) or None, "subject": key.subject, "created_us": key.created_us,
+                 "expires_us": key.expires_us},
             )  # fmt: skip
 
     def key(self, key_hash: str) -> StoredKey | None:
         with self._connect() as connection:
             row = connection.execute(select(schema.api_keys).where(schema.api_keys.c.key_hash == key_hash)).first()
-        if row is None:
-            return None
-        actions = tuple(row.actions.split(",")) if row.actions else ()
-        return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us)
+        return None if row is None else _key(row, None)
+
+    def keys_list(self) -> list[StoredKey]:
+        """Every key, oldest first, with when it was revoked (if it was)."""
+        keys, revoked = schema.api_keys, schema.key_revocations
+        query = (
+            select(keys, revoked.c.revoked_us)
+            .outerjoin(revoked, revoked.c.key_hash == keys.c.key_hash)
+            .order_by(keys.c.created_us, keys.c.key_hash)
+        )
+        with self._connect() as connection:
+            return [_key(row, row.revoked_us) for row in connection.execute(query)]
+
+    def revoke_key(self, key_hash: str, revoked_us: int, reason: str, actor: str) -> bool:
+        """Append a revocation; False if the key was already revoked (each key once)."""
+        try:
+            with self._connect(write=True) as connection:
+                connection.execute(
+                    schema.key_revocations.insert(),
+                    {"key_hash": key_hash, "revoked_us": revoked_us, "reason": reason, "actor": actor},
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def revoked_keys(self) -> set[str]:
+        """The hashes of every revoked key (a small table: read whole)."""
+        with self._connect() as connection:
+            return {row[0] for row in connection.execute(select(schema.key_revocations.c.key_hash))}
 
     def log_decisions(self, logged: list[LoggedDecision]) -> None:
         """Several decisions in one transaction: one fsync for all (group commit)."""
@@ -195,6 +228,12 @@ class ServiceLog:
                     select(schema.records.c.subject).distinct().order_by(schema.records.c.subject)
                 )
             ]
+
+
+def _key(row: Any, revoked_us: int | None) -> StoredKey:
+    actions = tuple(row.actions.split(",")) if row.actions else ()
+    return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us, row.expires_us,
+                     revoked_us)  # fmt: skip
 
 
 def _logged(row: Any) -> LoggedDecision:
