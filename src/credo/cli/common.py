@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -43,6 +44,19 @@ MemoryOpt = Annotated[
     typer.Option(
         "--memory-limit", callback=_memory_limit, help="DuckDB's memory limit, such as 4GB; it spills to disk."
     ),
+]
+
+
+def _engine_log(show: bool) -> bool:
+    """Spark reads its level from CREDO_SPARK_LOG when it starts (credo.population.spark)."""
+    if show:
+        os.environ["CREDO_SPARK_LOG"] = "INFO"
+    return show
+
+
+EngineLogOpt = Annotated[
+    bool,
+    typer.Option("--engine-log", callback=_engine_log, help="Show Spark's own log (INFO); quiet by default."),
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from credo import render
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, ledger, stdout
+from credo.cli.common import DEFAULT_STORE, EngineLogOpt, JsonOpt, StoreOpt, emit, fail, ledger, stdout
 from credo.errors import CredoError
 from credo.ledger.book import utc_now
 from credo.ledger.files import read_records
@@ -121,6 +121,7 @@ def score(
         str,
         typer.Option("--engine", help="reference (one subject at a time), duckdb or spark (everyone at once)."),
     ] = "reference",
+    engine_log: EngineLogOpt = False,
 ) -> None:
     """Scores, tiers and lists of every subject (or one) at an instant."""
     if engine not in {"reference", "duckdb", "spark"}:
