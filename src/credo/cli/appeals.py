@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stdout, store
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, data_table, emit, fail, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import Ledger, utc_now
 from credo.ledger.chain import from_micros
@@ -42,7 +41,7 @@ def list_appeals(
         for item in views:
             emit(item)
         return
-    table = Table("id", "subject", "record", "filed", "deadline", "status")
+    table = data_table("id", "subject", "record", "filed", "deadline", "status")
     for item in views:
         status = item["status"] + (", overdue" if item["overdue"] else "")
         table.add_row(item["id"], item["subject"], str(item["record_position"]), item["filed"][:19],

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -83,3 +84,11 @@ def store(url: str, *, existing: bool = True) -> SqlStore:
 
 def ledger(url: str) -> Ledger:
     return Ledger(store(url))
+
+
+def data_table(*columns: str) -> Table:
+    """A table whose cells wrap rather than end in "…": an id cut short cannot be used again."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table

@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from credo.cli import service
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stdout, store
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, data_table, emit, fail, stdout, store
 from credo.ledger.book import Ledger, utc_now
 from credo.ledger.chain import from_micros, micros
 from credo.rules.model import Rulebook
@@ -52,7 +51,7 @@ def list_keys(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         for row in rows:
             emit(row)
         return
-    table = Table("id", "role", "scope", "created", "expires", "status")
+    table = data_table("id", "role", "scope", "created", "expires", "status")
     for row in rows:
         scope = row["source"] or ",".join(row["actions"]) or row["subject"] or ""
         table.add_row(row["id"], row["role"], scope, row["created"][:19], (row["expires"] or "never")[:19],

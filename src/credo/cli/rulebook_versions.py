@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from credo.cli import rulebooks
-from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stdout, store
+from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, data_table, emit, fail, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import utc_now
 from credo.ledger.chain import from_micros, micros
@@ -56,10 +55,12 @@ def list_versions(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> No
         for row in rows:
             emit(row)
         return
-    table = Table("position", "rulebook", "version", "effective", "published", "")
+    table = data_table("position", "rulebook", "version", "effective", "published", "")
     for row in rows:
         note = "in force" if row["in_force"] else ("retroactive" if row["retroactive"] else "")
-        table.add_row(str(row["position"]), row["name"], row["version"], row["effective"], row["published"], note)
+        table.add_row(
+            str(row["position"]), row["name"], row["version"], row["effective"][:19], row["published"][:19], note
+        )
     stdout.print(table)
 
 
