@@ -195,7 +195,8 @@ class LedgerContract:
         self, ledger: Ledger, tmp_path: Path, clock: Clock
     ) -> None:
         harsher = tmp_path / "rulebook.yaml"
-        harsher.write_text(ARTICLE.read_text().replace("fraud: {points: -50,", "fraud: {points: -80,"))
+        text = ARTICLE.read_text().replace("fraud: {points: -50,", "fraud: {points: -80,")
+        harsher.write_text(text.replace('version: "2019.1"', 'version: "2024.1"'))
         with pytest.raises(LedgerError, match="--retroactive"):
             ledger.publish(harsher, "2024-06-01")
         clock.now = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

@@ -92,10 +92,12 @@ def test_corrections_from_the_command_line(url: str) -> None:
     assert code == 2 and "unknown correction" in err
 
 
-def test_a_later_version_in_the_past_needs_retroactive(url: str) -> None:
-    code, _, err = run("rulebook", "publish", ARTICLE, "--effective", "2020-01-01", "--store", url)
+def test_a_later_version_in_the_past_needs_retroactive(url: str, tmp_path: Path) -> None:
+    later = tmp_path / "later.yaml"
+    later.write_text(Path(ARTICLE).read_text().replace('version: "2019.1"', 'version: "2020.1"'))
+    code, _, err = run("rulebook", "publish", str(later), "--effective", "2020-01-01", "--store", url)
     assert code == 2 and "--retroactive" in err
-    code, _, _ = run("rulebook", "publish", ARTICLE, "--effective", "2020-01-01", "--retroactive", "--store", url)
+    code, _, _ = run("rulebook", "publish", str(later), "--effective", "2020-01-01", "--retroactive", "--store", url)
     assert code == 0
 
 

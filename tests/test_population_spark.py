@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -176,3 +177,21 @@ def test_the_population_command_on_spark_writes_what_duckdb_writes(tmp_path: Pat
                            sorted(pq.read_table(out / "scores.parquet").to_pylist(), key=str))  # fmt: skip
     assert written["spark"] == written["duckdb"]
     assert written["spark"][0]["subjects"] == 33
+
+
+def test_a_spark_run_is_quiet(tmp_path: Path) -> None:
+    """Only credo's output: no JVM, log4j or pandas warnings on stderr (issue 14.8)."""
+    import subprocess
+    import sys
+
+    records = tmp_path / "records.csv"
+    records.write_text("id,subject,kind,behaviour,at,source\nr1,p-a,person,judgment_defaulted,2024-03-01,court\n"
+                       "r2,p-b,person,charity_donation,2024-04-01,charity_federation\n")  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if key != "CREDO_SPARK_LOG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(SCENARIOS.parent / "src"), str(SCENARIOS.parent)])
+    command = [sys.executable, "-m", "credo.cli.main", "score", str(SCENARIOS / "article" / "rulebook.yaml"),
+               str(records), "--at", "2025-06-01", "--engine", "spark", "--json"]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [line["subject"] for line in map(json.loads, done.stdout.splitlines())] == ["p-a", "p-b"]
+    assert done.stderr == "", done.stderr

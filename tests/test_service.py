@@ -224,6 +224,7 @@ def test_each_key_has_a_rate_limit(store: SqlStore, keys: dict[str, str]) -> Non
 
 def test_admins_publish_versions_and_make_keys(client: TestClient, keys: dict[str, str]) -> None:
     text = ARTICLE.read_text().replace("fraud: {points: -50,", "fraud: {points: -60,")
+    text = text.replace('version: "2019.1"', 'version: "2026.1"')
     published = client.post("/v1/rulebook/versions", json={"text": text, "effective": "2026-01-01"},
                             headers=auth(keys["admin"]))  # fmt: skip
     assert published.status_code == 200 and published.json()["position"] > 1

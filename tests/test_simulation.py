@@ -95,7 +95,9 @@ def test_the_summary_has_what_a_script_needs(run_twice: Any) -> None:
             if figures and figures["ratio"] is not None:
                 rates = list(figures["rates"].values())
                 assert figures["ratio"] == pytest.approx(min(rates) / max(rates), abs=1e-3), measure
-                assert figures["flagged"] == (figures["ratio"] < 0.8)
+                assert figures["status"] in {"flagged", "too_few", "within"}
+                assert figures["flagged"] == (figures["status"] == "flagged")
+                assert (figures["status"] == "within") == (figures["ratio"] >= 0.8)
     assert set(summary["detection_bias"]["equal_detection"]) == set(summary["disparate_impact"])
     driving = summary["behaviour"]["dangerous_driving"]["detection_rate"]
     assert driving["urban"] > driving["rural"]  # the spec watches cities more closely

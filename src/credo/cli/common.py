@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -10,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -44,6 +46,19 @@ MemoryOpt = Annotated[
     typer.Option(
         "--memory-limit", callback=_memory_limit, help="DuckDB's memory limit, such as 4GB; it spills to disk."
     ),
+]
+
+
+def _engine_log(show: bool) -> bool:
+    """Spark reads its level from CREDO_SPARK_LOG when it starts (credo.population.spark)."""
+    if show:
+        os.environ["CREDO_SPARK_LOG"] = "INFO"
+    return show
+
+
+EngineLogOpt = Annotated[
+    bool,
+    typer.Option("--engine-log", callback=_engine_log, help="Show Spark's own log (INFO); quiet by default."),
 ]
 
 
@@ -102,3 +117,11 @@ def checked_ledger(url: str) -> Ledger:
             markup=False,
         )
     return Ledger(opened)
+
+
+def data_table(*columns: str) -> Table:
+    """A table whose cells wrap rather than end in "…": an id cut short cannot be used again."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from credo.cli.common import DEFAULT_STORE, MemoryOpt, StoreOpt, fail, instant_syntax, stderr, stdout, store
+from credo.cli.common import (
+    DEFAULT_STORE,
+    EngineLogOpt,
+    MemoryOpt,
+    StoreOpt,
+    fail,
+    instant_syntax,
+    stderr,
+    stdout,
+    store,
+)
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
 from credo.rules import load_rulebook, parse_instant
@@ -31,6 +41,7 @@ def population(
     out: Annotated[Path, typer.Option("--out", help="Folder for scores, lists and measures (Parquet).")],
     memory_limit: MemoryOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (embedded) or spark.")] = "duckdb",
+    engine_log: EngineLogOpt = False,
     url: StoreOpt = DEFAULT_STORE,
     known_at: Annotated[
         str | None,

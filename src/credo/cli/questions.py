@@ -8,6 +8,7 @@ Given RULEBOOK and RECORDS the command reads the files; given neither it asks th
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ import typer
 from credo import render
 from credo.cli.common import (
     DEFAULT_STORE,
+    EngineLogOpt,
     JsonOpt,
     StoreOpt,
     checked_ledger,
@@ -27,11 +29,11 @@ from credo.cli.common import (
     stdout,
 )
 from credo.errors import CredoError, InstantError, RecordError
-from credo.ledger.book import Ledger
+from credo.ledger.book import Ledger, utc_now
 from credo.ledger.files import read_records
 from credo.ledger.incoming import identifier
 from credo.rules import Rulebook, lint_file, load_rulebook, parse_instant
-from credo.semantics import Record, SubjectState, evaluate, evaluate_all, explain
+from credo.semantics import Decision, Record, SubjectState, evaluate, evaluate_all, explain
 
 RulebookOpt = Annotated[
     Path | None, typer.Argument(help="The rulebook YAML file (omit both files to ask the store).", show_default=False)
@@ -40,7 +42,12 @@ RecordsOpt = Annotated[
     Path | None, typer.Argument(help="Records as CSV or JSON Lines (.csv, .jsonl).", show_default=False)
 ]
 AtOpt = Annotated[
-    str, typer.Option("--at", help="The instant asked about: 2024-06-01 (midnight in the rulebook's zone) or ISO 8601.")
+    str | None,
+    typer.Option(
+        "--at",
+        help="The instant asked about: 2024-06-01 (midnight in the rulebook's zone) or ISO 8601; "
+        "in store mode the default is now, as the API answers.",
+    ),
 ]
 KnownAtOpt = Annotated[
     str | None,
@@ -54,21 +61,25 @@ SubjectOpt = Annotated[str, typer.Option("--subject", help="The subject's id.")]
 class Question:
     """Where the answers come from: a rulebook and a records file, or the ledger."""
 
-    def __init__(self, rulebook: Path | None, records: Path | None, at: str, url: str, known_at: str | None) -> None:
+    def __init__(
+        self, rulebook: Path | None, records: Path | None, at: str | None, url: str, known_at: str | None
+    ) -> None:
         if (rulebook is None) != (records is None):
             fail("give both RULEBOOK and RECORDS (file mode), or neither (store mode)")
+        if at is None and rulebook is not None:
+            fail("--at is needed with RULEBOOK and RECORDS (file mode); in store mode it defaults to now")
         try:
             if rulebook is not None and records is not None:
                 if known_at is not None:
                     fail("--known-at needs the store: omit RULEBOOK and RECORDS")
                 self.rulebook = load_rulebook(rulebook)
-                self.at = _instant("--at", at, self.rulebook.tz)
+                self.at = _instant("--at", at or "", self.rulebook.tz)
                 self.records = read_records(records, self.rulebook)
                 self.ledger = None
                 self.known_at: dt.datetime | None = None
             else:
                 self.ledger = checked_ledger(url)
-                self.at = _stored_instant(self.ledger, "--at", at)
+                self.at = utc_now() if at is None else _stored_instant(self.ledger, "--at", at)
                 self.known_at = None if known_at is None else _stored_instant(self.ledger, "--known-at", known_at)
                 self.rulebook = self.ledger.history(self.known_at).require(self.at)
                 self.records = []
@@ -149,7 +160,7 @@ def score(
     rulebook: RulebookOpt = None,
     records: RecordsOpt = None,
     *,
-    at: AtOpt,
+    at: AtOpt = None,
     subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
     as_json: JsonOpt = False,
     url: StoreOpt = DEFAULT_STORE,
@@ -158,6 +169,7 @@ def score(
         str,
         typer.Option("--engine", help="reference (one subject at a time), duckdb or spark (everyone at once)."),
     ] = "reference",
+    engine_log: EngineLogOpt = False,
 ) -> None:
     """Scores, tiers and lists of every subject (or one) at an instant."""
     if engine not in {"reference", "duckdb", "spark"}:
@@ -192,7 +204,7 @@ def explain_command(
     records: RecordsOpt = None,
     *,
     subject: SubjectOpt,
-    at: AtOpt,
+    at: AtOpt = None,
     as_json: JsonOpt = False,
     url: StoreOpt = DEFAULT_STORE,
     known_at: KnownAtOpt = None,
@@ -214,10 +226,13 @@ def check(
     *,
     subject: SubjectOpt,
     action: Annotated[str, typer.Option("--action", help="The action asked for, as the rulebook names it.")],
-    at: AtOpt,
+    at: AtOpt = None,
     as_json: JsonOpt = False,
     url: StoreOpt = DEFAULT_STORE,
     known_at: KnownAtOpt = None,
+    fail_on_deny: Annotated[
+        bool, typer.Option("--fail-on-deny", help="Exit 1 when the decision is deny (as `opa eval --fail`).")
+    ] = False,
 ) -> None:
     """The decision on a subject's action: allow or deny, with every applying measure and its reasons."""
     state = Question(rulebook, records, at, url, known_at).state(subject)
@@ -231,18 +246,26 @@ def check(
         emit(decision.as_dict())
     else:
         render.decision(stdout, decision, state.rulebook)
+    if fail_on_deny and decision.decision == "deny":
+        raise typer.Exit(1)
 
 
 def report(
     rulebook: Annotated[Path, typer.Argument(help="The rulebook YAML file.", show_default=False)],
     records: Annotated[Path, typer.Argument(help="Records as CSV or JSON Lines.", show_default=False)],
-    at: AtOpt,
+    at: AtOpt = None,
     limit: Annotated[int, typer.Option("--limit", help="Show decisions for at most this many subjects.")] = 12,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole report as one JSON object (every adverse decision).")
+    ] = False,
 ) -> None:
     """A readable report: scores, tiers, lists, decisions with reasons, and the rights impact report."""
     question = Question(rulebook, records, at, DEFAULT_STORE, None)
     book = question.rulebook
     states = list(question.states())
+    if as_json:
+        emit(_report_document(question, states, rulebook))
+        return
     stdout.rule(
         f"[bold]{book.rulebook} {book.version}[/bold] at {at}: {len(states)} subjects, {len(question.records)} records"
     )
@@ -251,12 +274,7 @@ def report(
     stdout.rule("Decisions (deny or limit, with reasons)")
     shown = 0
     for state in states:
-        adverse = [
-            decision
-            for action in book.actions
-            if (decision := state.decide(action)).decision == "deny"
-            or any(measure.effect == "limit" for measure in decision.measures)
-        ]
+        adverse = _adverse(book, state)
         if adverse and shown < limit:
             shown += 1
             for decision in adverse:
@@ -264,6 +282,44 @@ def report(
     stdout.rule("Rights impact report (lint)")
     _, findings = lint_file(rulebook)
     render.lint_report(stdout, findings)
+
+
+def _adverse(book: Rulebook, state: SubjectState) -> list[Decision]:
+    return [
+        decision
+        for action in book.actions
+        if (decision := state.decide(action)).decision == "deny"
+        or any(measure.effect == "limit" for measure in decision.measures)
+    ]
+
+
+def _report_document(question: Question, states: list[SubjectState], path: Path) -> dict[str, Any]:
+    """The report's data: what the tables show, with every adverse decision (no --limit)."""
+    book = question.rulebook
+    tiers: Counter[tuple[str, str | None]] = Counter()
+    lists: Counter[str] = Counter()
+    for state in states:
+        for program in state.enrolled():
+            tiers[(program, state.tier(program))] += 1
+        lists.update(state.lists())
+    _, findings = lint_file(path)
+    held = {program: {str(tier): count for (name, tier), count in tiers.items() if name == program}
+            for program in book.programs}  # fmt: skip
+    return {
+        "rulebook": book.rulebook,
+        "version": book.version,
+        "at": question.at.isoformat(),
+        "subjects": len(states),
+        "records": len(question.records),
+        "scores": [state.summary() for state in states],
+        "tiers": held,
+        "lists": {name: lists.get(name, 0) for name in book.lists},
+        "decisions": [decision.as_dict() for state in states for decision in _adverse(book, state)],
+        "lint": {
+            "errors": [finding.as_dict() for finding in findings.errors],
+            "warnings": [finding.as_dict() for finding in findings.warnings],
+        },
+    }
 
 
 def register(app: typer.Typer) -> None:

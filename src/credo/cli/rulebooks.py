@@ -15,6 +15,7 @@ from credo.errors import CredoError, RulebookFileError
 from credo.rules import lint_file
 from credo.rules.model import Rulebook
 from credo.testing import run_path
+from credo.testing.junit import junit_xml
 
 
 def lint(rulebook: RulebookArg, as_json: JsonOpt = False) -> None:
@@ -48,6 +49,9 @@ def schema() -> None:
 
 def test(
     path: Annotated[Path, typer.Argument(help="A scenario folder, a folder of scenarios, or one test file.")],
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write the results as JUnit XML to this file (for CI).")
+    ] = None,
 ) -> None:
     """Run the YAML rulebook tests (tests/*.yaml beside each rulebook.yaml) under PATH."""
     if not path.exists():
@@ -55,6 +59,11 @@ def test(
     results = run_path(path)
     if not results:
         fail(f"{path}: no rulebook tests found (tests/*.yaml beside a rulebook.yaml)")
+    if junit is not None:
+        try:
+            junit.write_bytes(junit_xml(results))
+        except OSError as exc:
+            fail(f"--junit {junit}: cannot write it ({exc.strerror})")
     failed = [result for result in results if not result.passed]
     for result in failed:
         stderr.print(f"[red]FAIL[/red] {result.file}:{result.line} {result.name}", markup=True)
@@ -66,7 +75,7 @@ def test(
         raise typer.Exit(1)
 
 
-publishing = typer.Typer(help="Publish rulebook versions to the ledger.", no_args_is_help=True)
+publishing = typer.Typer(help="Rulebook versions in the ledger: publish, list, show, diff.", no_args_is_help=True)
 
 
 @publishing.command()
@@ -82,13 +91,16 @@ def publish(
     """Publish a rulebook version; lint errors refuse it. A version is never edited, only succeeded."""
     book = ledger(url)
     try:
-        position = book.publish(rulebook, effective, retroactive)
+        done = book.publish_file(rulebook, effective, retroactive)
     except CredoError as exc:
         fail(str(exc))
     if as_json:
-        emit({"position": position})
+        emit({"position": done.position, "published": done.new})
+    elif done.new:
+        stdout.print(f"published {rulebook} at ledger position {done.position}, effective {effective}")
     else:
-        stdout.print(f"published {rulebook} at ledger position {position}, effective {effective}")
+        stdout.print(f"{rulebook} is already in force from {effective} (ledger position {done.position}): "
+                     "nothing to publish")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

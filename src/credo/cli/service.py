@@ -12,6 +12,8 @@ from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stder
 from credo.errors import CredoError
 from credo.ledger.book import utc_now
 from credo.service import ROLES, create_app, create_key
+from credo.service.access_log import to_stderr
+from credo.service.auth import key_expiry
 from credo.service.replay import replay as replay_decision
 from credo.service.sweep import sweep as sweep_store
 
@@ -28,7 +30,8 @@ def serve(
 
     import uvicorn
 
-    app = create_app(store(url), rate=rate, burst=burst, session_secret=os.environ.get("CREDO_SESSION_SECRET"))
+    app = create_app(store(url), rate=rate, burst=burst, access_log=to_stderr,
+                     session_secret=os.environ.get("CREDO_SESSION_SECRET"))  # fmt: skip
     _can_listen(host, port)
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
     # The state cache holds many small objects; the default thresholds would have the cyclic
@@ -69,17 +72,22 @@ def create(
     source: Annotated[str | None, typer.Option("--source", help="agency: the source it reports as.")] = None,
     actions: Annotated[str | None, typer.Option("--actions", help="provider: actions it may ask, A,B.")] = None,
     subject: Annotated[str | None, typer.Option("--subject", help="subject: whose data it may read.")] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="When it stops working: a duration (P90D) or a date (UTC).")
+    ] = None,
     url: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     wanted = tuple(action.strip() for action in (actions or "").split(",") if action.strip())
+    opened, now = store(url), utc_now()
     try:
-        key = create_key(store(url), role, utc_now(), source=source, actions=wanted, subject=subject)
+        until = None if expires is None else key_expiry(expires, now)
+        key = create_key(opened, role, now, source=source, actions=wanted, subject=subject, expires=until)
     except (CredoError, ValueError) as exc:
         fail(str(exc))
     if as_json:
-        emit({"key": key})
+        emit({"key": key, "expires": None if until is None else until.isoformat()})
     else:
         stdout.print(key)
         stderr.print("keep this key: credo stores only its hash and cannot show it again")

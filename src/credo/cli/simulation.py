@@ -99,7 +99,8 @@ def compare(
         plan = Plan(population, years, seed, _start(start, loaded.rulebook.tz), 12 * years, memory_limit)
         with _progress() as bar:
             task = bar.add_task("simulating", total=plan.months + 3)
-            summary = run(loaded, other, plan, out, lambda what, n: bar.update(task, advance=n, description=what))
+            summary = run(loaded, other, plan, out, lambda what, n: bar.update(task, advance=n, description=what),
+                          rulebook_b / "rulebook.yaml" if rulebook_b.is_dir() else rulebook_b)  # fmt: skip
     except CredoError as exc:
         fail(str(exc))
     stdout.print(json.dumps({key: summary[key] for key in ("worse_off", "better_off", "mixed", "changes")}, indent=2),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from credo.errors import CredoError, InstantError, RecordError
-from credo.ledger.chain import LedgerReport, from_micros
+from credo.ledger.chain import LedgerReport, from_micros, micros
 from credo.ledger.incoming import identifier
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
 from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
@@ -86,6 +86,18 @@ class IngestSummary:
         }
 
 
+class RulebookConflict(LedgerError):
+    """A different text under a name and version already published: a version is never edited."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What publishing did: the version's ledger position, and whether anything was written."""
+
+    position: int
+    new: bool  # False: the same text was already in force from that instant; nothing was written
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -110,26 +122,50 @@ class Ledger:
 
     def publish(self, path: Path, effective: str, retroactive: bool = False) -> int:
         """Publish a rulebook file (lint errors refuse it) to take effect at `effective`."""
+        return self.publish_file(path, effective, retroactive).position
+
+    def publish_file(self, path: Path, effective: str, retroactive: bool = False) -> Publication:
         load_rulebook(path)  # the file's own name in any error
-        return self.publish_text(path.read_text(encoding="utf-8"), effective, retroactive, str(path))
+        return self.publication(path.read_text(encoding="utf-8"), effective, retroactive, str(path))
 
     def publish_text(self, text: str, effective: str, retroactive: bool = False, file: str = "<rulebook>") -> int:
         """Publish a rulebook's text; a version is never edited, only succeeded."""
+        return self.publication(text, effective, retroactive, file).position
+
+    def publication(
+        self, text: str, effective: str, retroactive: bool = False, file: str = "<rulebook>"
+    ) -> Publication:
+        """Publish a rulebook's text, unless the same text is already in force from `effective` (a
+        no-op, so that a deployment can publish on every start); a different text under a name and
+        version already published is refused (RulebookConflict)."""
         rulebook = loads_rulebook(text, file)
         now = self.clock()
         try:
             when = parse_instant(effective, rulebook.tz)
         except InstantError as exc:
             raise RecordError(str(exc), field="effective") from exc
-        if self.store.versions() and when < now and not retroactive:
+        published = self.store.versions()
+        for stored in published:
+            if (stored.name, stored.version) == (rulebook.rulebook, rulebook.version) and stored.text != text:
+                raise RulebookConflict(
+                    f"{file}: rulebook {rulebook.rulebook} version {rulebook.version} is already published (ledger "
+                    f"position {stored.position}) with a different text; a version is never edited: give the new "
+                    "text a new `version`"
+                )
+        in_force = max((stored for stored in published if stored.effective_us <= micros(when)),
+                       key=lambda stored: (stored.effective_us, stored.position), default=None)  # fmt: skip
+        if in_force is not None and in_force.text == text:
+            return Publication(in_force.position, new=False)
+        if published and when < now and not retroactive:
             raise LedgerError(
                 f"--effective {when.isoformat()} is in the past: a later version that applies to what already "
                 "happened changes people's scores after the fact; add --retroactive to publish it as such"
             )
-        return self.store.publish(
+        position = self.store.publish(
             name=rulebook.rulebook, version=rulebook.version, effective=when, now=now,
             retroactive=retroactive and when < now, text=text,
         )  # fmt: skip
+        return Publication(position, new=True)
 
     # Records.
 

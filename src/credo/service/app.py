@@ -17,13 +17,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from credo.errors import RulebookError
-from credo.ledger.book import Ledger, utc_now
+from credo.ledger.book import Ledger, RulebookConflict, utc_now
 from credo.ledger.chain import from_micros, micros
 from credo.ledger.incoming import Identifier
 from credo.ledger.ingest import KindCheck, Rejection, RowChecker
 from credo.ledger.model import Incoming
 from credo.semantics import NoRulebookInForce, explain
 from credo.service import errors
+from credo.service.access_log import AccessLog
 from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
 from credo.service.cache import StateCache
@@ -75,6 +76,7 @@ def create_app(
     ticker: Callable[[], float] = time.monotonic,
     session_secret: str | None = None,
     recheck: float = 60.0,
+    access_log: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
@@ -82,10 +84,10 @@ def create_app(
     answer is 429 with Retry-After. `session_secret` signs the pages' session cookies (a random one
     per process when not given: sessions then end when the server restarts). The chains are
     checked now and every `recheck` seconds; while one is broken every answer is a 503
-    (credo.service.integrity).
+    (credo.service.integrity). With `access_log`, each request writes one JSON line to it.
     """
     limit = RateLimit(rate, burst, ticker)
-    keyring = KeyRing(store)
+    keyring = KeyRing(store, clock, ticker)
     ledger = Ledger(store, clock)
     deliverer = Deliverer(store, ledger)
     appeals = Appeals(store, ledger, clock, deliverer.after_write)
@@ -117,6 +119,8 @@ def create_app(
     integrity.check()
     app.state.integrity = integrity
     app.add_middleware(ChainGuard, integrity=integrity)
+    if access_log is not None:  # one JSON line per request (credo.service.access_log)
+        app.add_middleware(AccessLog, write=access_log)
 
     agency = Depends(requires(keyring, limit, "agency"))
     subject_key = Depends(requires(keyring, limit, "subject"))
@@ -299,10 +303,12 @@ def create_app(
     def publish(request: Publication, key: Annotated[StoredKey, admin]) -> dict[str, Any]:
         """Publish a rulebook version (lint errors refuse it)."""
         try:
-            position = ledger.publish_text(request.text, request.effective, request.retroactive, "<request>")
+            done = ledger.publication(request.text, request.effective, request.retroactive, "<request>")
         except RulebookError as exc:
             raise ApiError(422, "the rulebook cannot be published", [{"reason": p} for p in exc.problems]) from exc
-        return {"position": position}
+        except RulebookConflict as exc:
+            raise ApiError(409, str(exc)) from exc
+        return {"position": done.position, "published": done.new}
 
     @app.post("/v1/keys")
     def new_key(request: KeyRequest, key: Annotated[StoredKey, admin]) -> dict[str, Any]:

@@ -13,10 +13,12 @@ from typing import Literal, get_args
 
 from fastapi import Request
 
+from credo.errors import CredoError
 from credo.ledger.book import Ledger
 from credo.ledger.chain import micros
 from credo.ledger.incoming import identifier
 from credo.rules.model import Rulebook
+from credo.rules.time import parse_duration, parse_instant
 from credo.service.errors import ApiError
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
@@ -37,6 +39,7 @@ def create_key(
     source: str | None = None,
     actions: tuple[str, ...] = (),
     subject: str | None = None,
+    expires: dt.datetime | None = None,
 ) -> str:
     """Make a key for a role; return the key itself (it is not stored, only its hash).
 
@@ -64,8 +67,11 @@ def create_key(
         for action in actions:
             if action not in known:
                 raise ValueError(f"unknown action {action!r}: the rulebook in force declares {_listed(known)}")
+    if expires is not None and expires <= now:
+        raise ValueError(f"--expires {expires.isoformat()} is not in the future")
     key = f"credo_{role}_{secrets.token_urlsafe(32)}"
-    store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now)))
+    expires_us = None if expires is None else micros(expires)
+    store.add_key(StoredKey(digest(key), role, source, actions, subject, micros(now), expires_us))
     return key
 
 
@@ -91,13 +97,36 @@ def _listed(names: set[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+def key_expiry(text: str, now: dt.datetime) -> dt.datetime:
+    """When a key expires: a duration from now (P90D) or an instant (2026-12-31, UTC)."""
+    try:
+        if text.strip().upper().startswith("P"):
+            return parse_duration(text.strip()).after(now, dt.UTC)
+        return parse_instant(text, dt.UTC)
+    except CredoError as exc:
+        raise ValueError(f"--expires: {exc}") from exc
+
+
 class KeyRing:
     """Keys looked up by hash, remembered once found (a key is never edited; an unknown one is
-    asked again each time, so a key created meanwhile works at once)."""
+    asked again each time, so a key created meanwhile works at once). Revocations are read again
+    at most every `refresh` seconds of the ticker, so that the hot path does not ask the store on
+    every request: a revocation takes effect within that time."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        ticker: Callable[[], float] = time.monotonic,
+        refresh: float = 1.0,
+    ) -> None:
         self.store = store
+        self.clock = clock
+        self.ticker = ticker
+        self.refresh = refresh
         self.known: dict[str, StoredKey] = {}
+        self.revoked: set[str] = set()
+        self.looked: float | None = None
 
     def principal(self, request: Request) -> StoredKey:
         header = request.headers.get("authorization", "")
@@ -107,6 +136,10 @@ class KeyRing:
         found = self.find(key.strip())
         if found is None:
             raise ApiError(401, "unknown API key")
+        request.state.key_role = found.role  # for the access log: the role, never the key
+        refused = self.refusal(found)
+        if refused is not None:
+            raise ApiError(401, refused)
         return found
 
     def find(self, key: str) -> StoredKey | None:
@@ -118,6 +151,18 @@ class KeyRing:
         if found is not None:
             self.known[hashed] = found
         return found
+
+    def refusal(self, found: StoredKey) -> str | None:
+        """Why a known key may not be used now (revoked, expired), or None."""
+        tick = self.ticker()
+        if self.looked is None or tick - self.looked >= self.refresh or tick < self.looked:
+            self.looked = tick
+            self.revoked = self.store.revoked_keys()
+        if found.key_hash in self.revoked:
+            return "this API key was revoked"
+        if found.expires_us is not None and micros(self.clock()) >= found.expires_us:
+            return "this API key has expired; ask an admin for a new one"
+        return None
 
 
 class RateLimit:

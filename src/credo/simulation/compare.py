@@ -7,7 +7,6 @@ as a static policy microsimulation does, so every difference comes from the rule
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from credo.rules.diff import diff
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
 from credo.simulation import plots
 from credo.simulation.city import City
-from credo.simulation.report import STYLE, _figure, _table
+from credo.simulation.report import count, environment
 from credo.simulation.run import Plan, Scenario, Step, publish, score, simulate_city
 from credo.simulation.scoring import Snapshot
 
@@ -111,7 +111,12 @@ def by_attribute(city: City, worse: Flags, better: Flags) -> dict[str, Any]:
 
 
 def compare(
-    scenario: Scenario, other: Rulebook, plan: Plan, out: Path, step: Step = lambda _, __: None
+    scenario: Scenario,
+    other: Rulebook,
+    plan: Plan,
+    out: Path,
+    step: Step = lambda _, __: None,
+    other_file: Path | None = None,
 ) -> dict[str, Any]:
     """Simulate once, score under both rulebooks; write compare.json, changes.parquet, compare.html."""
     out.mkdir(parents=True, exist_ok=True)
@@ -127,8 +132,13 @@ def compare(
     pq.write_table(pa.table({"subject": city.ids.take(pa.array(changed)), "worse_off": worse[changed],
                              "better_off": better[changed]}), out / "changes.parquet")  # fmt: skip
     summary = {
-        "a": {"rulebook": a.rulebook, "version": a.version},
-        "b": {"rulebook": other.rulebook, "version": other.version},
+        "a": {"rulebook": a.rulebook, "version": a.version, "file": str(scenario.rulebook_path)},
+        "b": {
+            "rulebook": other.rulebook,
+            "version": other.version,
+            "file": str(other_file) if other_file else "(given in memory)",
+        },
+        "rules": [change.as_dict() | {"sentence": change.sentence()} for change in diff(a, other)],
         "population": len(city),
         "seed": plan.seed,
         "at": iso(end, a.tz),
@@ -145,32 +155,22 @@ def compare(
 
 
 def _page(summary: dict[str, Any]) -> tuple[str, list[str]]:
-    a, b = summary["a"], summary["b"]
-    title = f"{a['rulebook']} {a['version']} → {b['rulebook']} {b['version']}"
-    parts = [f"<h1>Reform: {escape(title)}</h1>",
-             f"<p>The same synthetic population of {summary['population']:,} subjects and its {summary['records']:,} "
-             f"records, scored at {escape(summary['at'][:10])} under both rulebooks. Behaviour is held fixed: every "
-             f"difference comes from the rules. <b>{summary['worse_off']:,}</b> subjects are worse off, "
-             f"<b>{summary['better_off']:,}</b> better off, {summary['mixed']:,} both.</p>"]  # fmt: skip
-    named = []
-    for section, title_ in (("decisions", "Decisions that change"), ("tiers", "Tier moves"),
-                            ("lists", "List membership")):  # fmt: skip
+    sections: list[dict[str, Any]] = []
+    for section, title in (("decisions", "Decisions that change"), ("tiers", "Tier moves"),
+                           ("lists", "List membership")):  # fmt: skip
         counts = summary["changes"][section]
-        named.append(section)
-        parts.append(f"<h2>{title_}</h2>")
-        parts.append(_figure(section, plots.changes(counts, f"{title_}: worse off (left), better off (right)"),
-                             f"{title_} between the two rulebooks."))  # fmt: skip
-        rows = [[escape(name), f"{c['worse']:,}", f"{c['better']:,}"] for name, c in counts.items()]
-        parts.append(_table([section[:-1], "worse off", "better off"], rows))
-    parts.append("<h2>Winners and losers</h2>")
-    for attribute, rows in summary["by"].items():
-        parts.append(f"<h3>By {escape(attribute)}</h3>")
-        table = [
-            [escape(value), f"{r['subjects']:,}", f"{r['worse_off']:,} ({100 * r['worse_off_share']:.2g}%)",
-             f"{r['better_off']:,} ({100 * r['better_off_share']:.2g}%)", f"{r['mixed']:,}"]
-            for value, r in rows.items()
-        ]  # fmt: skip
-        parts.append(_table([attribute, "subjects", "worse off", "better off", "both"], table))
-    html = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>credo compare</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")  # fmt: skip
-    return html, named
+        plot = {"name": section, "uri": plots.changes(counts, f"{title}: worse off (left), better off (right)"),
+                "caption": f"{title} between the two rulebooks."}  # fmt: skip
+        rows = [[name, count(c["worse"]), count(c["better"])] for name, c in counts.items()]
+        sections.append({"title": title, "noun": section[:-1], "plot": plot, "rows": rows})
+    by = [
+        {"name": attribute, "rows": [
+            [value, count(r["subjects"]), f"{r['worse_off']:,} ({100 * r['worse_off_share']:.2g}%)",
+             f"{r['better_off']:,} ({100 * r['better_off_share']:.2g}%)", count(r["mixed"])]
+            for value, r in rows.items()]}
+        for attribute, rows in summary["by"].items()
+    ]  # fmt: skip
+    page = {**summary, "at": summary["at"][:10], "sections": sections, "by": by,
+            "rules": [change["sentence"] for change in summary.get("rules", [])]}  # fmt: skip
+    html = environment().get_template("compare.html").render(page)
+    return html, [section["plot"]["name"] for section in sections]

@@ -4,6 +4,13 @@ Disparate impact follows the four-fifths rule (29 CFR 1607.4(D)): for each deny 
 attribute (group, region), the selection rate of each value is the share of its subjects the
 measure applies to; the ratio is the lowest rate over the highest. Under 0.8 it is flagged: the
 most burdened value is selected at more than 1.25 times the rate of the least.
+
+A ratio under 0.8 between groups too small to tell apart is not a finding: every rate comes with
+its count and a 95% Wilson score interval, and a ratio under 0.8 is flagged only when the
+intervals of the lowest and the highest rate do not overlap and each of the two groups has at
+least MIN_MEMBERS subjects; otherwise it is marked "too_few" (too few to tell). Non-overlapping
+95% intervals are a conservative test (stricter than a two-proportion test at 5%): a flag means
+the gap is very unlikely to be chance, and a report that cries wolf on nine subjects is not read.
 """
 
 from __future__ import annotations
@@ -22,6 +29,34 @@ from credo.simulation.city import KINDS, PREFIX, City
 from credo.simulation.scoring import Snapshot
 
 FOUR_FIFTHS = 0.8
+MIN_MEMBERS = 30  # fewer subjects in a group than this: no finding either way
+Z95 = 1.959964  # the standard normal quantile of a two-sided 95% interval
+
+
+def wilson(selected: int, members: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion selected/members (sound at 0 and at small n)."""
+    if members == 0:
+        return 0.0, 1.0
+    share = selected / members
+    centre = (share + z * z / (2 * members)) / (1 + z * z / members)
+    half = z * np.sqrt(share * (1 - share) / members + z * z / (4 * members * members)) / (1 + z * z / members)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def disparity(rates: dict[str, float], selected: dict[str, int], members: dict[str, int]) -> str:
+    """flagged, too_few (under 0.8 but not distinguishable from chance), within (0.8 or more) or none."""
+    highest = max(rates.values(), default=0.0)
+    if highest <= 0:
+        return "none"
+    lowest_value = min(rates, key=lambda value: rates[value])
+    highest_value = max(rates, key=lambda value: rates[value])
+    if rates[lowest_value] / highest >= FOUR_FIFTHS:
+        return "within"
+    if min(members[lowest_value], members[highest_value]) < MIN_MEMBERS:
+        return "too_few"
+    _, low_top = wilson(selected[lowest_value], members[lowest_value])
+    high_bottom, _ = wilson(selected[highest_value], members[highest_value])
+    return "flagged" if low_top < high_bottom else "too_few"
 
 
 def _count(table: pa.Table, column: str) -> Counter[str]:
@@ -81,19 +116,25 @@ def selection(city: City, measures: pa.Table, measure: str, attribute: str) -> d
         return {}
     rates: dict[str, float] = {}
     selected: dict[str, int] = {}
+    counted: dict[str, int] = {}
     for index, value in enumerate(city.values[attribute]):
         members = (city.kind == kind) & (codes == index)
         if members.sum():
             selected[value] = int(hit_np[members].sum())
-            rates[value] = selected[value] / int(members.sum())
+            counted[value] = int(members.sum())
+            rates[value] = selected[value] / counted[value]
     highest = max(rates.values(), default=0.0)
     ratio = min(rates.values()) / highest if highest > 0 else None
+    status = disparity(rates, selected, counted)
     return {
         "kind": KINDS[kind],
         "selected": selected,
+        "members": counted,
         "rates": {value: round(rate, 6) for value, rate in rates.items()},
+        "intervals": {value: [round(bound, 6) for bound in wilson(selected[value], counted[value])] for value in rates},
         "ratio": None if ratio is None else round(ratio, 4),
-        "flagged": ratio is not None and ratio < FOUR_FIFTHS,
+        "status": status,
+        "flagged": status == "flagged",
     }
 
 
@@ -130,7 +171,12 @@ def final_figures(rulebook: Rulebook, city: City, snapshot: Snapshot) -> dict[st
     result: dict[str, Any] = {
         "score_distribution": {program: distribution(snapshot.scores, program) for program in rulebook.programs},
         "lists": {
-            name: {"subjects": lists.get(name, 0), "per_million": _per_million(lists.get(name, 0), total)}
+            name: {
+                "kind": rulebook.lists[name].kind,
+                "description": rulebook.lists[name].description,
+                "subjects": lists.get(name, 0),
+                "per_million": _per_million(lists.get(name, 0), total),
+            }
             for name in rulebook.lists
         },
         "measures": {},
@@ -144,6 +190,8 @@ def final_figures(rulebook: Rulebook, city: City, snapshot: Snapshot) -> dict[st
         result["measures"][name] = {
             "action": measure.action,
             "effect": measure.effect,
+            "detail": measure.detail,
+            "basis": measure.basis,
             "subjects": count,
             "per_million": _per_million(count, total),
             "share_of_kind": {kind: round(per_kind.get(kind, 0) / kinds[kind], 6) for kind in kinds if kinds[kind]},

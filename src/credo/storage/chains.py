@@ -1,6 +1,6 @@
 """The service tables' chains and the checkpoints: appending to them, and verifying every chain.
 
-Each service table (keys, decisions, appeals, appeal events, notices, sweeps) is a chain of its
+Each service table (keys, key revocations, decisions, appeals, appeal events, notices, sweeps) is a chain of its
 own: `seq` numbers its rows 1, 2, ... and `hash` = sha256(previous hash + chain.exact(row)). One
 chain per table, each with its own tail, so the decision log's group commits never wait behind a
 record batch or a notice. A row is appended under the chain's lock (SQLite's write transaction
@@ -55,8 +55,10 @@ class ChainSpec:
 
 
 SERVICE_CHAINS = (
-    ChainSpec("api_keys", schema.api_keys, "key", ("key_hash", "role", "source", "actions", "subject", "created_us"),
-              "key_hash", 1),
+    ChainSpec("api_keys", schema.api_keys, "key", ("key_hash", "role", "source", "actions", "subject", "created_us",
+              "expires_us"), "key_hash", 1),
+    ChainSpec("key_revocations", schema.key_revocations, "key revocation", ("key_hash", "revoked_us", "reason",
+              "actor"), "key_hash", 8),
     ChainSpec("decisions", schema.decisions, "decision", ("id", "subject", "action", "at_us", "decided_us",
               "rulebook_position", "ledger_position", "answer"), "id", 2),
     ChainSpec("appeals", schema.appeals, "appeal", ("id", "record_position", "subject", "statement", "filed_us",

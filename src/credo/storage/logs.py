@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
 from credo.errors import Conflict, NotFound
 from credo.ledger.chain import from_micros
@@ -25,6 +26,13 @@ class StoredKey:
     actions: tuple[str, ...]
     subject: str | None
     created_us: int
+    expires_us: int | None = None  # None: the key does not expire
+    revoked_us: int | None = None  # set when read back with its revocation (keys_list)
+
+    @property
+    def id(self) -> str:
+        """What an operator calls a key by: the start of its hash (the key itself is never stored)."""
+        return self.key_hash[:16]
 
 
 @dataclass(frozen=True)
@@ -89,17 +97,43 @@ class ServiceLog(OutboxLog):
                 connection, "api_keys",
                 [{"key_hash": key.key_hash, "role": key.role, "source": key.source,
                   "actions": json.dumps(list(key.actions)) if key.actions else None, "subject": key.subject,
-                  "created_us": key.created_us}],
+                  "created_us": key.created_us, "expires_us": key.expires_us}],
                 self.lock_chain,
             )  # fmt: skip
 
     def key(self, key_hash: str) -> StoredKey | None:
         with self._connect() as connection:
             row = connection.execute(select(schema.api_keys).where(schema.api_keys.c.key_hash == key_hash)).first()
-        if row is None:
-            return None
-        actions = _actions(row.actions)
-        return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us)
+        return None if row is None else _key(row, None)
+
+    def keys_list(self) -> list[StoredKey]:
+        """Every key, oldest first, with when it was revoked (if it was)."""
+        keys, revoked = schema.api_keys, schema.key_revocations
+        query = (
+            select(keys, revoked.c.revoked_us)
+            .outerjoin(revoked, revoked.c.key_hash == keys.c.key_hash)
+            .order_by(keys.c.created_us, keys.c.key_hash)
+        )
+        with self._connect() as connection:
+            return [_key(row, row.revoked_us) for row in connection.execute(query)]
+
+    def revoke_key(self, key_hash: str, revoked_us: int, reason: str, actor: str) -> bool:
+        """Append a revocation; False if the key was already revoked (each key once)."""
+        try:
+            with self._connect(write=True) as connection:
+                chains.append(
+                    connection, "key_revocations",
+                    [{"key_hash": key_hash, "revoked_us": revoked_us, "reason": reason, "actor": actor}],
+                    self.lock_chain,
+                )  # fmt: skip
+        except IntegrityError:
+            return False
+        return True
+
+    def revoked_keys(self) -> set[str]:
+        """The hashes of every revoked key (a small table: read whole)."""
+        with self._connect() as connection:
+            return {row[0] for row in connection.execute(select(schema.key_revocations.c.key_hash))}
 
     def log_decisions(self, logged: list[LoggedDecision]) -> None:
         """Several decisions in one transaction: one fsync for all (group commit)."""
@@ -292,6 +326,12 @@ def _actions(stored: str | None) -> tuple[str, ...]:
     if stored.startswith("["):
         return tuple(json.loads(stored))
     return tuple(stored.split(","))
+
+
+def _key(row: Any, revoked_us: int | None) -> StoredKey:
+    actions = _actions(row.actions)
+    return StoredKey(row.key_hash, row.role, row.source, actions, row.subject, row.created_us, row.expires_us,
+                     revoked_us)  # fmt: skip
 
 
 def _logged(row: Any) -> LoggedDecision:

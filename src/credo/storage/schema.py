@@ -100,6 +100,18 @@ api_keys = Table(
     Column("actions", Text),  # a JSON list, for providers (older keys: comma-separated)
     Column("subject", Text),
     Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger),  # null: the key does not expire
+)
+
+#: A key is revoked by a new entry, never by editing or deleting its row (keys are append-only).
+key_revocations = Table(
+    "key_revocations",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),  # once: a second revocation is refused
+    Column("revoked_us", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    *chained(),
 )
 
 decisions = Table(

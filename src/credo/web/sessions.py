@@ -72,6 +72,9 @@ class Sessions:
         found = self.keyring.find(key_text.strip()) if key_text.strip() else None
         if found is None:
             raise SignInRequired("that key is not known here: check it and try again")
+        refused = self.keyring.refusal(found)
+        if refused is not None:
+            raise SignInRequired(f"{refused}: sign in with another key")
         self._open(found, response, request)
         return found
 
@@ -93,7 +96,9 @@ class Sessions:
         if not isinstance(data, dict) or not isinstance(data.get("k"), str) or not isinstance(data.get("c"), str):
             return None
         key = self.keyring.by_hash(data["k"])
-        return None if key is None else Session(key, data["c"])
+        if key is None or self.keyring.refusal(key) is not None:  # revoked or expired since sign-in
+            return None
+        return Session(key, data["c"])
 
     def require(self, request: Request) -> Session:
         found = self.current(request)

@@ -7,7 +7,7 @@ caught by `credo verify`. The ledger's chain (records, corrections, rulebook ver
 as it was: every hash written before stays valid.
 
 Revision ID: 0004_chain_all
-Revises: 0003
+Revises: 0006_keys
 """
 
 import sqlalchemy as sa
@@ -16,14 +16,16 @@ from alembic import op
 from credo.ledger.chain import GENESIS, link_exact
 
 revision = "0004_chain_all"
-down_revision = "0003"
+down_revision = "0006_keys"
 branch_labels = None
 depends_on = None
 
 # table: (the kind hashed, the fields hashed in order, the order rows were written, the key)
 CHAINS = {
-    "api_keys": ("key", ("key_hash", "role", "source", "actions", "subject", "created_us"),
+    "api_keys": ("key", ("key_hash", "role", "source", "actions", "subject", "created_us", "expires_us"),
                  ("created_us", "key_hash"), ("key_hash",)),
+    "key_revocations": ("key revocation", ("key_hash", "revoked_us", "reason", "actor"), ("revoked_us", "key_hash"),
+                        ("key_hash",)),
     "decisions": ("decision", ("id", "subject", "action", "at_us", "decided_us", "rulebook_position",
                                "ledger_position", "answer"), ("decided_us", "id"), ("id",)),
     "appeals": ("appeal", ("id", "record_position", "subject", "statement", "filed_us", "deadline_us",
