@@ -51,7 +51,7 @@ def test_the_walk_through(url: str, tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["programs"][0]["score"] == 965
 
     code, out, _ = run("verify", "--store", url)
-    assert code == 0 and "107 entries" in out
+    assert code == 0 and "ledger 107" in out
     database = sqlite3.connect(tmp_path / "credo.db")
     database.execute("UPDATE records SET behaviour = 'charity_donation' WHERE position = 30")
     database.commit()

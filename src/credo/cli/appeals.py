@@ -21,8 +21,8 @@ def _appeals(url: str) -> Appeals:
     return Appeals(opened, Ledger(opened), utc_now)
 
 
-def _record(appeals: Appeals, position: int) -> dict[str, Any]:
-    record = appeals.ledger.find(str(position))
+def _record(appeals: Appeals, reference: str) -> dict[str, Any]:
+    record = appeals.ledger.find(reference)
     return {"id": record.id, "position": record.position, "behaviour": record.behaviour,
             "at": from_micros(record.at_us).isoformat(), "source": record.source}  # fmt: skip
 
@@ -44,7 +44,7 @@ def list_appeals(
     table = data_table("id", "subject", "record", "filed", "deadline", "status")
     for item in views:
         status = item["status"] + (", overdue" if item["overdue"] else "")
-        table.add_row(item["id"], item["subject"], str(item["record_position"]), item["filed"][:19],
+        table.add_row(item["id"], item["subject"], str(item["record"]), item["filed"][:19],
                       item["deadline"][:19], status)  # fmt: skip
     stdout.print(table)
 
@@ -59,7 +59,7 @@ def show(
     appeals = _appeals(url)
     try:
         item = view(appeals.find(appeal_id), utc_now())
-        item["record"] = _record(appeals, item["record_position"])
+        item["record"] = _record(appeals, item["record"])
     except (ApiError, CredoError) as exc:
         fail(f"no appeal {appeal_id!r} in this store" if isinstance(exc, ApiError) else str(exc))
     if as_json:

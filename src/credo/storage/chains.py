@@ -294,7 +294,10 @@ def record_checkpoint(store: SqlStore, report: LedgerReport, now: dt.datetime, *
 
 
 def chain_hash(store: SqlStore, name: str, position: int) -> str | None:
-    """The hash a chain's entry claims (None when there is no such entry)."""
+    """The hash a chain's entry claims (None when there is no such entry; an empty chain's head is
+    the genesis hash)."""
+    if position == 0:
+        return GENESIS
     if name == "ledger":
         return store.entry_hash(position)
     spec = BY_NAME.get(name)
