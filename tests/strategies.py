@@ -398,12 +398,17 @@ def clean(value: str) -> bool:
 
 def fuzz_settings(examples: int) -> settings:
     """The fuzzer's budget: `examples` in `make test`; CREDO_FUZZ=long (or HYPOTHESIS_PROFILE=fuzz-long)
-    multiplies it by 100 for a long run. No deadline (a slow example is timed by the test itself)."""
-    long = os.environ.get("CREDO_FUZZ") == "long" or os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long"
+    multiplies it by 100 for a long run. No deadline (a slow example is timed by the test itself).
+    CREDO_FUZZ=generated skips the explicit examples (the cases the probes found), to see what
+    generation alone finds while those still fail."""
+    mode = os.environ.get("CREDO_FUZZ", "")
+    long = mode == "long" or os.environ.get("HYPOTHESIS_PROFILE") == "fuzz-long"
     # Short runs are derandomized (`make test` tries the same examples every time) and do not
     # shrink (shrinking a hostile example through a service can take minutes): a failure shows
     # the example as found, with the test's notes. Long runs shrink to a minimal example.
     phases = list(Phase) if long else [Phase.explicit, Phase.reuse, Phase.generate]
+    if mode == "generated":
+        phases.remove(Phase.explicit)
     return settings(
         max_examples=examples * (100 if long else 1),
         deadline=None,

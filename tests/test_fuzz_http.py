@@ -403,7 +403,7 @@ def spliced(value: Any, data: st.DataObject) -> Any:
 
 @schema.parametrize()
 @schema.given(data=st.data())
-@fuzz_settings(15)
+@fuzz_settings(8)
 def test_every_operation_with_hostile_values(case: Any, data: st.DataObject) -> None:
     path = case.operation.path
     role = next((role for prefix, role in ROLE_OF.items() if path.startswith(prefix)), "subject")
