@@ -81,7 +81,10 @@ def check_decisions(store: SqlStore, acked: Acknowledged) -> dict[str, int]:
 
 def check_appeals(store: SqlStore, acked: Acknowledged) -> dict[str, int]:
     appeals = {appeal.id: appeal for appeal in store.appeals()}
-    reversed_positions = {c.record_position for c in store.corrections() if c.action == "reverse"}
+    reversed_at: dict[int, int] = {}  # record position -> when it was first reversed
+    for correction in store.corrections():
+        if correction.action == "reverse":
+            reversed_at.setdefault(correction.record_position, correction.recorded_us)
     lost = wrong = two_outcomes = wrong_outcome = twice_acked = upheld_but_reversed = 0
     for appeal_id, (_, ref) in acked.appeals.items():
         found = appeals.get(appeal_id)
@@ -94,8 +97,8 @@ def check_appeals(store: SqlStore, acked: Acknowledged) -> dict[str, int]:
         wrong_outcome += found is None or found.outcome != outcomes[0]
     for appeal in appeals.values():
         two_outcomes += {"uphold", "reverse"} <= set(appeal.events)
-        reversed_ = appeal.record_position in reversed_positions
-        upheld_but_reversed += appeal.outcome == "uphold" and reversed_ and "reverse" not in appeal.events
+        if appeal.outcome == "uphold" and "reverse" not in appeal.events:  # upheld after the record was reversed
+            upheld_but_reversed += appeal.events["uphold"]["at_us"] > reversed_at.get(appeal.record_position, 1 << 62)
     return {
         "lost_appeals": lost,
         "appeals_on_wrong_record": wrong,
@@ -213,7 +216,7 @@ def check(
     lost: list[dict[str, Any]],
     *,
     require_good_news: bool = False,
-    window_s: float = 10.0,
+    window_s: float = 30.0,
 ) -> dict[str, Any]:
     """Every check, as {"acknowledged", "stored", "violations", "informational", "verify", "ok"}."""
     store = open_store(url)
