@@ -38,6 +38,7 @@ from tests.service_process import (  # noqa: E402
     credo_command,
     fresh_store,
     prepare,
+    recent,
     rss_kib,
 )
 
@@ -89,7 +90,7 @@ def client(soak: Soak, number: int, seed: int, stop: threading.Event, think: flo
                         {
                             "subject": rng.choice(subjects),
                             "behaviour": rng.choice(COURT_BEHAVIOURS),
-                            "at": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                            "at": recent(rng),
                             "id": f"soak-{number}-{sequence}",
                         }
                     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import Any
 import httpx
 
 from tests.crash_checks import Acknowledged, check
-from tests.service_process import ACTIONS, COURT_BEHAVIOURS, Keys, Server, fresh_store, prepare
+from tests.service_process import ACTIONS, COURT_BEHAVIOURS, Keys, Server, fresh_store, prepare, recent
 
 TRANSPORT = (httpx.TransportError,)  # connection refused or reset, read cut off: the answer is lost
 
@@ -84,12 +85,11 @@ class Client:
         rows = []
         for _ in range(self.rng.randint(1, 20)):
             self.sequence += 1
-            day = self.rng.randint(0, 500)
             rows.append(
                 {
                     "subject": self.rng.choice(list(self.keys.subjects)),
                     "behaviour": self.rng.choice(COURT_BEHAVIOURS),
-                    "at": f"2024-{1 + day // 31 % 12:02d}-{1 + day % 28:02d}T{self.rng.randint(0, 23):02d}:00:00+08:00",
+                    "at": recent(self.rng),
                     "id": f"{self.name}-{self.sequence}",
                 }
             )
@@ -199,35 +199,58 @@ def run(
     """The whole harness on one store; the report as a dict (its "ok" says whether all checks hold)."""
     started = time.monotonic()
     deadline = started + max_seconds
-    rng = random.Random(seed)
     with fresh_store(store) as url:
         keys = prepare(url, [f"p-crash-{number:03d}" for number in range(subjects)])
         server = Server(url)
+        try:
+            return _drive(
+                server, url, keys, kills, seed, workers, min_gap, max_gap, deadline, require_good_news, store, started
+            )
+        finally:
+            server.kill()  # whatever happened, no server is left behind
+
+
+def _drive(
+    server: Server,
+    url: str,
+    keys: Keys,
+    kills: int,
+    seed: int,
+    workers: int,
+    min_gap: float,
+    max_gap: float,
+    deadline: float,
+    require_good_news: bool,
+    store: str,
+    started: float,
+) -> dict[str, Any]:
+    """Traffic, kills, the resend of lost batches, and the checks."""
+    rng = random.Random(seed)
+    server.start()
+    traffic = Traffic()
+    stop, up = threading.Event(), threading.Event()
+    up.set()
+    clients = [Client(server, keys, traffic, random.Random(f"{seed}-{n}"), f"w{seed}-{n}") for n in range(workers)]
+    threads = [threading.Thread(target=c.run, args=(stop, up, deadline, 10**7), daemon=True) for c in clients]
+    for thread in threads:
+        thread.start()
+    landed = 0
+    for _ in range(kills):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(rng.uniform(min_gap, max_gap))
+        up.clear()
+        with traffic.lock:
+            landed += traffic.in_flight > 0  # a request was in flight when it fell
+        server.kill()
         server.start()
-        traffic = Traffic()
-        stop, up = threading.Event(), threading.Event()
         up.set()
-        clients = [Client(server, keys, traffic, random.Random(f"{seed}-{n}"), f"w{seed}-{n}") for n in range(workers)]
-        threads = [threading.Thread(target=c.run, args=(stop, up, deadline, 10**7), daemon=True) for c in clients]
-        for thread in threads:
-            thread.start()
-        landed = 0
-        for _ in range(kills):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(rng.uniform(min_gap, max_gap))
-            up.clear()
-            with traffic.lock:
-                landed += traffic.in_flight > 0  # a request was in flight when it fell
-            server.kill()
-            server.start()
-            up.set()
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
-        resent = resend(server, keys, traffic, clients[0], deadline)
-        server.stop()
-        report = check(url, traffic.acked, traffic.lost_batches, require_good_news=require_good_news)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    resent = resend(server, keys, traffic, clients[0], deadline)
+    server.stop()
+    report = check(url, traffic.acked, traffic.lost_batches, require_good_news=require_good_news)
     report.update(
         store=store if store in ("sqlite", "postgres") else "url",
         seed=seed,
@@ -282,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also fail when leaving a list brought no notice (issue 13 item 5)",
     )
     options = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run's finally then kills the server
     report = run(
         options.store,
         options.kills,

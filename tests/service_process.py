@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -34,6 +35,13 @@ ARTICLE = ROOT / "scenarios" / "article" / "rulebook.yaml"
 #: dishonest_judgment_debtors (a notice is owed), judgment_performed takes them off it.
 COURT_BEHAVIOURS = ("judgment_defaulted", "judgment_performed", "fraud", "embezzlement", "contract_breach")
 ACTIONS = ("buy_flight_ticket", "buy_train_ticket", "stay_at_star_hotel")
+
+
+def recent(rng: random.Random) -> str:
+    """An instant in the past year: records that still count now, so that lists are entered
+    and notices owed (a record older than a list's `lasts` would change nothing)."""
+    ago = dt.timedelta(days=rng.randint(1, 360), hours=rng.randint(0, 23))
+    return (dt.datetime.now(dt.UTC) - ago).replace(microsecond=0).isoformat()
 
 
 def free_port() -> int:
