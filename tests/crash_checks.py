@@ -7,9 +7,9 @@ What today's code can be held to, and what needs the notices outbox (issue 13 it
 - `credo verify` and store.verify() pass;
 - no notice is doubled: no two notices of one subject with the same kind and body;
 - no notice is missing: every write (a batch, a correction) that put a subject on a black list,
-  recomputed from the final ledger, has a notice of that subject naming the list within
-  `window_s` of the write; every resolved appeal has exactly one notice naming it after its
-  resolution. A kill between a write's commit and its notice loses the notice today, and a batch
+  recomputed from the final ledger, has a notice of that subject naming the list (its key or
+  its description) within `window_s` of the write; every resolved appeal has exactly one notice
+  naming the appeal's id after its resolution. A kill between a write's commit and its notice loses the notice today, and a batch
   sent again comes back as duplicates without one; only an outbox written in the write's own
   transaction makes these hold.
 - leaving a list (good news, item 5) is counted; it fails the run only with require_good_news.
@@ -170,13 +170,14 @@ def check_notices(store: SqlStore, acked: Acknowledged, window_s: float) -> dict
     missing = {"entered": 0, "left": 0}
     used: set[str] = set()
     window = int(window_s * 1_000_000)
+    names = _list_names(store)
     for subject, recorded, name, change in list_changes(store):
         match = next(
             (
                 n
                 for n in notices.get(subject, [])
                 if n["id"] not in used
-                and _mentions(n, name)
+                and any(_mentions(n, word) for word in names.get(name, (name,)))
                 and recorded - 2_000_000 <= created.get(n["id"], 0) <= recorded + window
             ),
             None,
@@ -203,6 +204,16 @@ def check_notices(store: SqlStore, acked: Acknowledged, window_s: float) -> dict
         "resolved_appeals_with_two_notices": resolution_notices[2],
         "list_exits_without_notice": missing["left"],
     }
+
+
+def _list_names(store: SqlStore) -> dict[str, tuple[str, ...]]:
+    """How a notice may name each list: its key, or its description (plain words)."""
+    ledger = Ledger(store)
+    named: dict[str, tuple[str, ...]] = {}
+    for version in ledger.history().versions:
+        for key, spec in version.rulebook.lists.items():
+            named[key] = tuple(word for word in (key, spec.description) if word)
+    return named
 
 
 def _created(store: SqlStore) -> dict[str, int]:
