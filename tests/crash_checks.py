@@ -9,9 +9,9 @@ What today's code can be held to, and what needs the notices outbox (issue 13 it
 - no notice is missing: every write (a batch, a correction) that put a subject on a black list,
   recomputed from the final ledger, has a notice of that subject naming the list (its key or
   its description) within `window_s` of the write; every resolved appeal has exactly one notice
-  naming the appeal's id after its resolution. A kill between a write's commit and its notice loses the notice today, and a batch
-  sent again comes back as duplicates without one; only an outbox written in the write's own
-  transaction makes these hold.
+  naming the appeal's id after its resolution. A kill between a write's commit and its notice
+  loses the notice today, and a batch sent again comes back as duplicates without one; only an
+  outbox written in the write's own transaction makes these hold.
 - leaving a list (good news, item 5) is counted; it fails the run only with require_good_news.
 """
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, note
+from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from credo.errors import RecordError, RulebookError
@@ -30,14 +30,24 @@ ARTICLE_TEXT = (SCENARIOS / "article" / "rulebook.yaml").read_text()
 ARTICLE = loads_rulebook(ARTICLE_TEXT)
 HISTORY = RulebookHistory([Version(dt.datetime(2019, 1, 1, tzinfo=dt.UTC), ARTICLE, 1)])
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
-LOAD_BUDGET = 2.0  # seconds: a rulebook of a few kilobytes loads in milliseconds
-EVIDENCE_LIMIT = 2000  # characters, as the API's record model
 
 
 def timed(function: Any, *arguments: Any) -> float:
     started = time.monotonic()
     function(*arguments)
     return time.monotonic() - started
+
+
+#: A hostile rulebook is no bigger than the article's (a bomb is a few hundred bytes), so it may
+#: take at most five times as long to load or refuse as the article itself, measured here, on
+#: this machine, under its present load (a busy machine slows both alike).
+LOAD_BUDGET = max(0.5, 5 * min(timed(loads_rulebook, ARTICLE_TEXT) for _ in range(3)))
+BILLION_LAUGHS_5 = "\n".join(
+    ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    + [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 5)]
+    + ["rulebook: *a4"]
+)
+EVIDENCE_LIMIT = 2000  # characters, as the API's record model
 
 
 def load_or_refuse(text: str) -> None:
@@ -49,6 +59,8 @@ def load_or_refuse(text: str) -> None:
 
 @fuzz_settings(60)
 @given(hostile_rulebooks(ARTICLE_TEXT))
+@example(BILLION_LAUGHS_5)  # 9**5 leaves from 300 bytes (issue 16 item 4)
+@example("rulebook: !!python/object/apply:os.system ['true']\nversion: '1'\n")
 def test_rulebook_loader_refuses_or_accepts_in_time(text: str) -> None:
     note(f"rulebook text (first 300 characters): {text[:300]!r}")
     assert timed(load_or_refuse, text) < LOAD_BUDGET
