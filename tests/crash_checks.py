@@ -17,6 +17,7 @@ What today's code can be held to, and what needs the notices outbox (issue 13 it
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 from collections import Counter
@@ -28,7 +29,8 @@ from sqlalchemy import text
 
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
-from credo.semantics import NoRulebookInForce
+from credo.ledger.model import Correction, StoredRecord, counting
+from credo.semantics import NoRulebookInForce, SubjectState
 from credo.storage import SqlStore, open_store
 from tests.service_process import verify_cli
 
@@ -127,29 +129,53 @@ def _open_at(appeal: Any, instant_us: int) -> bool:
     return closed is None or closed > instant_us
 
 
+class Replay:
+    """A subject's state as of any ledger position, from the ledger read once (the run publishes
+    no rulebook version after the first, so one history serves every position)."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.history = Ledger(store).history()
+        self.records: dict[str, list[StoredRecord]] = {}
+        for record in store.records():
+            self.records.setdefault(record.subject, []).append(record)
+        self.subject_of = {r.position: r.subject for own in self.records.values() for r in own}
+        self.corrections: dict[str, list[Correction]] = {}
+        for correction in store.corrections():
+            self.corrections.setdefault(self.subject_of[correction.record_position], []).append(correction)
+
+    def state(self, subject: str, at: dt.datetime, upto: int) -> SubjectState:
+        own = [record for record in self.records.get(subject, []) if record.position <= upto]
+        fixes = [fix for fix in self.corrections.get(subject, []) if fix.position <= upto]
+        return self.history.evaluate([record.as_record() for record in counting(own, fixes)], subject, at)
+
+
 def list_changes(store: SqlStore) -> list[tuple[str, int, str, str]]:
     """(subject, instant in µs, list, "entered" | "left") for each write that changed a subject's
     black lists, recomputed from the final ledger: a batch is the records sharing one
     recorded_us (one request's transaction), a correction is its own write."""
-    ledger = Ledger(store)
+    replay = Replay(store)
     writes: dict[int, tuple[int, int, set[str]]] = {}
-    for record in store.records():
-        low, high, subjects = writes.get(record.recorded_us, (record.position, record.position, set()))
-        writes[record.recorded_us] = (
-            min(low, record.position),
-            max(high, record.position),
-            subjects | {record.subject},
-        )
-    subject_of = {record.position: record.subject for record in store.records()}
+    for own in replay.records.values():
+        for record in own:
+            low, high, subjects = writes.get(record.recorded_us, (record.position, record.position, set()))
+            writes[record.recorded_us] = (
+                min(low, record.position),
+                max(high, record.position),
+                subjects | {record.subject},
+            )
     events = [(recorded, low, high, subjects) for recorded, (low, high, subjects) in writes.items()]
-    events += [(c.recorded_us, c.position, c.position, {subject_of[c.record_position]}) for c in store.corrections()]
+    events += [
+        (fix.recorded_us, fix.position, fix.position, {subject})
+        for subject, fixes in replay.corrections.items()
+        for fix in fixes
+    ]
     found = []
     for recorded, low, high, subjects in sorted(events, key=lambda event: event[1]):
         at = from_micros(recorded)
         for subject in sorted(subjects):
             try:
-                before = ledger.state(subject, at, upto=low - 1)
-                after = ledger.state(subject, at, upto=high)
+                before = replay.state(subject, at, upto=low - 1)
+                after = replay.state(subject, at, upto=high)
             except NoRulebookInForce:
                 continue
             black = {name for name, spec in after.rulebook.lists.items() if spec.kind == "black"}
