@@ -23,7 +23,7 @@ KILLS = int(os.environ.get("CREDO_CRASH_KILLS", "5"))
 def test_server_killed_at_random_keeps_every_acknowledged_write(store: str) -> None:
     if store == "postgres":
         require_postgres()
-    report = run(store, kills=KILLS, seed=13, workers=4, min_gap=0.2, max_gap=0.8, max_seconds=120)
+    report = run(store, kills=KILLS, seed=13, workers=4, min_gap=0.2, max_gap=0.8, max_seconds=600)
     print(json.dumps(report, sort_keys=True))
     assert report["kills"] == KILLS
     assert report["acknowledged"]["receipts"] > 0 and report["acknowledged"]["decisions"] > 0
