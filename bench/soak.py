@@ -1,0 +1,228 @@
+"""A soak (issue 13 item 8): mixed traffic against one `credo serve` for N minutes.
+
+    python bench/soak.py [--minutes 30] [--window-minutes 5] [--store sqlite|postgres|URL] [--clients 4]
+
+Serves a fresh store (the article's rulebook, keys of each role) on 127.0.0.1 and drives it from
+C clients, each in a closed loop with a short pause: record batches (agency), decisions
+(provider), a person's views (/v1/me, /explanation, /records, /notices, /export), appeals
+(subject), the reviewers' list and resolutions, and every --sweep-seconds a `credo sweep` process.
+Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
+window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
+(target: flat after the first window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.service_process import (  # noqa: E402
+    ACTIONS,
+    COURT_BEHAVIOURS,
+    Keys,
+    Server,
+    child_env,
+    credo_command,
+    fresh_store,
+    prepare,
+    recent,
+    rss_kib,
+)
+
+VIEWS = ("/v1/me", "/v1/me/explanation", "/v1/me/records", "/v1/me/notices", "/v1/me/export")
+
+
+class Soak:
+    """The clients' shared book: latencies per window and kind, errors, and what may be appealed."""
+
+    def __init__(self, server: Server, keys: Keys, started: float, window: float) -> None:
+        self.server, self.keys, self.started, self.window = server, keys, started, window
+        self.lock = threading.Lock()
+        self.latencies: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.errors: Counter[str] = Counter()
+        self.records_of: dict[str, list[str]] = defaultdict(list)
+        self.appealable: list[tuple[str, str]] = []  # (subject, record ref) not yet appealed
+        self.pending: list[str] = []  # appeal ids not yet resolved
+
+    def book(self, kind: str, began: float, status: int | str) -> None:
+        elapsed = time.monotonic() - began
+        with self.lock:
+            self.latencies[int((began - self.started) // self.window)][kind].append(elapsed)
+            if not (isinstance(status, int) and 200 <= status < 300):
+                self.errors[f"{kind} {status}"] += 1
+
+    def call(self, http: httpx.Client, kind: str, method: str, path: str, key: str, body: Any = None) -> Any:
+        began = time.monotonic()
+        try:
+            response = http.request(method, path, json=body, headers={"Authorization": f"Bearer {key}"})
+        except httpx.HTTPError as exc:
+            self.book(kind, began, type(exc).__name__)
+            return None
+        self.book(kind, began, response.status_code)
+        return response.json() if response.status_code == 200 else None
+
+
+def client(soak: Soak, number: int, seed: int, stop: threading.Event, think: float) -> None:
+    rng = random.Random(f"{seed}-{number}")
+    subjects = list(soak.keys.subjects)
+    sequence = 0
+    with httpx.Client(base_url=soak.server.base, timeout=60.0) as http:
+        while not stop.is_set():
+            choice = rng.random()
+            if choice < 0.25:
+                rows = []
+                for _ in range(rng.randint(1, 20)):
+                    sequence += 1
+                    rows.append(
+                        {
+                            "subject": rng.choice(subjects),
+                            "behaviour": rng.choice(COURT_BEHAVIOURS),
+                            "at": recent(rng),
+                            "id": f"soak-{number}-{sequence}",
+                        }
+                    )
+                answer = soak.call(http, "records", "POST", "/v1/records", soak.keys.agency, {"records": rows})
+                if answer is not None:
+                    with soak.lock:
+                        for row, receipt in zip(rows, answer["receipts"], strict=True):
+                            if rng.random() < 0.05:
+                                soak.appealable.append((row["subject"], receipt["id"]))
+            elif choice < 0.60:
+                body = {"subject": rng.choice(subjects), "action": rng.choice(ACTIONS)}
+                soak.call(http, "decisions", "POST", "/v1/decisions", soak.keys.provider, body)
+            elif choice < 0.85:
+                path = rng.choice(VIEWS)
+                subject = rng.choice(subjects)
+                soak.call(http, path.removeprefix("/v1/").replace("/", "_"), "GET", path, soak.keys.subjects[subject])
+            elif choice < 0.92:
+                with soak.lock:
+                    target = soak.appealable.pop(rng.randrange(len(soak.appealable))) if soak.appealable else None
+                if target is not None:
+                    body = {"record": target[1], "statement": "I dispute this record"}
+                    answer = soak.call(http, "appeals", "POST", "/v1/me/appeals", soak.keys.subjects[target[0]], body)
+                    if answer is not None:
+                        with soak.lock:
+                            soak.pending.append(answer["id"])
+            elif choice < 0.96:
+                soak.call(http, "reviews_pending", "GET", "/v1/appeals", soak.keys.reviewer)
+            else:
+                with soak.lock:
+                    appeal = soak.pending.pop(rng.randrange(len(soak.pending))) if soak.pending else None
+                if appeal is not None:
+                    body = {"outcome": rng.choice(["uphold", "reverse"]), "reason": "reviewed"}
+                    soak.call(http, "reviews", "POST", f"/v1/appeals/{appeal}/resolve", soak.keys.reviewer, body)
+            time.sleep(think)
+
+
+def sweeper(soak: Soak, url: str, every: float, stop: threading.Event) -> None:
+    """`credo sweep` as cron would run it, against the store the server is using."""
+    while not stop.wait(every):
+        began = time.monotonic()
+        done = subprocess.run(
+            credo_command("sweep", "--store", url, "--json"),
+            capture_output=True,
+            env=child_env(),
+            timeout=600,
+            check=False,
+        )
+        soak.book("sweeps", began, 200 if done.returncode == 0 else f"exit {done.returncode}")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--window-minutes", type=float, default=5.0)
+    parser.add_argument("--store", default="sqlite", help="sqlite, postgres (CREDO_TEST_POSTGRES) or a fresh URL")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--subjects", type=int, default=500)
+    parser.add_argument("--think-ms", type=float, default=5.0, help="each client's pause between requests")
+    parser.add_argument("--sweep-seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=8)
+    options = parser.parse_args()
+    window = options.window_minutes * 60
+    windows = max(1, round(options.minutes / options.window_minutes))
+    with fresh_store(options.store) as url:
+        keys = prepare(url, [f"p-soak-{number:04d}" for number in range(options.subjects)])
+        server = Server(url)
+        server.start()
+        assert server.process is not None
+        pid = server.process.pid
+        started = time.monotonic()
+        soak = Soak(server, keys, started, window)
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=client, args=(soak, n, options.seed, stop, options.think_ms / 1000))
+            for n in range(options.clients)
+        ]
+        threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
+        rss = [rss_kib(pid)]
+        for thread in threads:
+            thread.start()
+        for index in range(1, windows + 1):  # memory at each window's boundary
+            time.sleep(max(0.0, started + index * window - time.monotonic()))
+            rss.append(rss_kib(pid))
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=600)
+        server.stop()
+        tracebacks = server.tracebacks()
+    requests: Counter[str] = Counter()
+    report_windows = []
+    for index in range(windows):
+        kinds = soak.latencies.get(index, {})
+        requests.update({kind: len(values) for kind, values in kinds.items()})
+        report_windows.append(
+            {
+                "window": index,
+                "from_minute": round(index * window / 60, 2),
+                "requests": {kind: len(values) for kind, values in sorted(kinds.items())},
+                "p50_ms": {kind: percentile(values, 0.50) for kind, values in sorted(kinds.items())},
+                "p99_ms": {kind: percentile(values, 0.99) for kind, values in sorted(kinds.items())},
+                "rss_kib_start": rss[index],
+                "rss_kib_end": rss[index + 1],
+            }
+        )
+    late = [key for key in soak.latencies if key >= windows]  # requests begun after the last boundary
+    for key in late:
+        requests.update({kind: len(values) for kind, values in soak.latencies[key].items()})
+    after_first = [value for value in rss[1:] if value is not None]
+    print(
+        json.dumps(
+            {
+                "store": options.store if options.store in ("sqlite", "postgres") else "url",
+                "minutes": options.minutes,
+                "window_minutes": options.window_minutes,
+                "clients": options.clients,
+                "subjects": options.subjects,
+                "requests": dict(sorted(requests.items())),
+                "errors": dict(sorted(soak.errors.items())),
+                "error_total": sum(soak.errors.values()),
+                "server_tracebacks": tracebacks,
+                "rss_growth_after_first_window_kib": after_first[-1] - after_first[0] if after_first else None,
+                "windows": report_windows,
+            },
+            sort_keys=True,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""A `credo serve` process on 127.0.0.1 over a fresh store, with keys of each role: shared by the
+crash harness (tests/crash_harness.py) and the soak (bench/soak.py).
+
+A store is named as `sqlite` (a fresh file in a temporary folder), `postgres` (a fresh schema in
+the PostgreSQL of CREDO_TEST_POSTGRES, dropped afterwards) or a URL of an empty store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from credo.ledger.book import Ledger
+from credo.service import create_key
+from credo.storage import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = ROOT / "scenarios" / "article" / "rulebook.yaml"
+#: The court may report these about persons; judgment_defaulted puts a person on the black list
+#: dishonest_judgment_debtors (a notice is owed), judgment_performed takes them off it.
+COURT_BEHAVIOURS = ("judgment_defaulted", "judgment_performed", "fraud", "embezzlement", "contract_breach")
+ACTIONS = ("buy_flight_ticket", "buy_train_ticket", "stay_at_star_hotel")
+
+
+def recent(rng: random.Random) -> str:
+    """An instant in the past year: records that still count now, so that lists are entered
+    and notices owed (a record older than a list's `lasts` would change nothing)."""
+    ago = dt.timedelta(days=rng.randint(1, 360), hours=rng.randint(0, 23))
+    return (dt.datetime.now(dt.UTC) - ago).replace(microsecond=0).isoformat()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def fresh_store(name: str) -> Iterator[str]:
+    """The URL of an empty store: `sqlite`, `postgres` or a URL (used as given)."""
+    if name == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="credo-harness-") as folder:
+            yield f"sqlite:///{Path(folder) / 'ledger.db'}"
+        return
+    if name != "postgres":
+        yield name
+        return
+    base = os.environ.get("CREDO_TEST_POSTGRES")
+    if not base:
+        raise SystemExit("--store postgres needs CREDO_TEST_POSTGRES=postgresql+psycopg://...")
+    schema = f"credo_harness_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Keys:
+    agency: str
+    provider: str
+    reviewer: str
+    auditor: str
+    subjects: dict[str, str]  # subject -> its key
+
+
+def prepare(url: str, subjects: list[str]) -> Keys:
+    """Initialise the store, publish the article's rulebook and make one key of each role."""
+    store = open_store(url)
+    store.migrate()
+    if store.head() > 0:
+        raise SystemExit(f"the store {url} is not empty: the harness needs a fresh one")
+    now = dt.datetime.now(dt.UTC)
+    Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(ARTICLE, "2019-01-01")
+    keys = Keys(
+        agency=create_key(store, "agency", now, source="court"),
+        provider=create_key(store, "provider", now, actions=ACTIONS),
+        reviewer=create_key(store, "reviewer", now),
+        auditor=create_key(store, "auditor", now),
+        subjects={subject: create_key(store, "subject", now, subject=subject) for subject in subjects},
+    )
+    store.close()
+    return keys
+
+
+def credo_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "credo.cli.main", *arguments]
+
+
+def child_env() -> dict[str, str]:
+    paths = [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(part for part in paths if part)}
+
+
+@dataclass
+class Server:
+    """`credo serve` as a child process that can be killed and started again on the same port."""
+
+    url: str
+    port: int = field(default_factory=free_port)
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="credo-serve-", suffix=".log")[1]))
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start it and wait (at most `timeout` seconds) until /healthz answers."""
+        assert self.process is None or self.process.poll() is not None, "the server is already running"
+        command = credo_command(
+            "serve",
+            "--store",
+            self.url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--rate",
+            "1000000",
+            "--burst",
+            "1000000",
+        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=child_env())
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"credo serve exited with {self.process.returncode}: {self.tail()}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1.0).status_code < 600:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"credo serve did not answer /healthz within {timeout} s: {self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as in a power cut."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def tracebacks(self) -> int:
+        """How many tracebacks the server has logged (target: none)."""
+        return self.log.read_text(errors="replace").count("Traceback (most recent call last)")
+
+
+def rss_kib(pid: int) -> int | None:
+    """The resident memory of a process (VmRSS, KiB), or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def verify_cli(url: str, timeout: float = 600.0) -> int:
+    """`credo verify` as a user runs it: its exit code."""
+    done = subprocess.run(
+        credo_command("verify", "--store", url), capture_output=True, env=child_env(), timeout=timeout, check=False
+    )
+    return done.returncode
