@@ -98,6 +98,8 @@ def _json_rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, Map
             row = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RecordError(f"not valid JSON: {exc.msg}", file=str(path), line=line) from exc
+        except RecursionError as exc:  # a record is a flat object; a thousand nested arrays is not one
+            raise RecordError("not a record: JSON nested too deep", file=str(path), line=line) from exc
         if not isinstance(row, dict):
             raise RecordError("expected a JSON object per line", file=str(path), line=line)
         yield line, row
