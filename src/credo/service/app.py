@@ -27,6 +27,7 @@ from credo.service import errors
 from credo.service.access_log import AccessLog
 from credo.service.appeals import Appeals, view
 from credo.service.auth import KeyRing, RateLimit, create_key, requires
+from credo.service.body import BodyGuard
 from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.delivery import Deliverer
@@ -34,7 +35,6 @@ from credo.service.docs import offline_docs
 from credo.service.errors import ApiError
 from credo.service.integrity import ChainGuard, Integrity
 from credo.service.models import (
-    MAX_BODY,
     AppealRequest,
     DecisionRequest,
     KeyRequest,
@@ -48,23 +48,6 @@ from credo.service.views import own_records, public_decision, whole_file
 from credo.storage.logs import LoggedDecision, StoredKey
 from credo.storage.sql import SqlStore
 from credo.web.pages import mount_pages
-
-
-class BodyLimit:
-    """Refuse a body over MAX_BODY from its Content-Length, before reading it. Plain ASGI: the
-    decorator form (BaseHTTPMiddleware) costs every request a task and two streams."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-                response = errors.respond(413, f"a request body may hold at most {MAX_BODY} bytes")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -114,7 +97,7 @@ def create_app(
     errors.install(app)
     offline_docs(app)
 
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyGuard, keyring=keyring)
     integrity = Integrity(store, clock, recheck)
     integrity.check()
     app.state.integrity = integrity

@@ -19,6 +19,7 @@ from credo.ledger.chain import micros
 from credo.ledger.incoming import identifier
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_duration, parse_instant
+from credo.service.body import KEY_SCOPE
 from credo.service.errors import ApiError
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
@@ -129,14 +130,20 @@ class KeyRing:
         self.looked: float | None = None
 
     def principal(self, request: Request) -> StoredKey:
-        header = request.headers.get("authorization", "")
+        """The request's key: found already from its headers (credo.service.body), or now."""
+        found: StoredKey | None = request.scope.get(KEY_SCOPE)
+        key = found or self.authenticate(request.headers.get("authorization", ""))
+        request.state.key_role = key.role  # for the access log: the role, never the key
+        return key
+
+    def authenticate(self, header: str) -> StoredKey:
+        """The key an Authorization header names (401 when there is none, or it is unknown)."""
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise ApiError(401, "send an API key as 'Authorization: Bearer KEY'")
         found = self.find(key.strip())
         if found is None:
             raise ApiError(401, "unknown API key")
-        request.state.key_role = found.role  # for the access log: the role, never the key
         refused = self.refusal(found)
         if refused is not None:
             raise ApiError(401, refused)
