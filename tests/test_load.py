@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -18,10 +19,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
 from credo.storage import SqlStore
+from credo.storage.backends import _APPEND_LOCK
 from tests.conftest import SCENARIOS
 from tests.stores import initialised, sqlite_url
 
@@ -126,3 +130,49 @@ def test_a_small_chunked_body_is_answered(body_server: tuple[str, dict[str, str]
                                    headers=auth(keys["provider"]))  # fmt: skip
             assert response.status_code == 200, response.text
             assert response.headers.get("connection") != "close"
+
+
+# Item 9: a busy SQLite writer is not a client error.
+
+
+@contextmanager
+def ledger_locked(store: SqlStore) -> Iterator[None]:
+    """Another process's writer holding the ledger: SQLite's write lock, or PostgreSQL's append lock."""
+    if store.dialect == "sqlite":
+        holder = sqlite3.connect(store.engine.url.database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    engine = create_engine(store.url)
+    with engine.connect() as holder:
+        holder.exec_driver_sql(f"SELECT pg_advisory_lock({_APPEND_LOCK})")
+        try:
+            yield
+        finally:
+            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({_APPEND_LOCK})")
+    engine.dispose()
+
+
+def test_a_locked_store_is_503_with_retry_after(store_url: str) -> None:
+    """While another writer holds the ledger, an agency's records are a 503 with Retry-After after
+    the service's short wait, naming no file (a 422 after 60 s with the file's path before)."""
+    store = initialised(store_url)
+    Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(ARTICLE, "2019-01-01")
+    agency = create_key(store, "agency", NOW, source="court")
+    client = TestClient(create_app(store, lambda: NOW, write_wait=0.5), raise_server_exceptions=False)
+    batch = {"records": [{"subject": "p-1", "behaviour": "fraud", "at": "2025-01-01", "id": "c-1"}]}
+    with ledger_locked(store):
+        started = time.monotonic()
+        response = client.post("/v1/records", json=batch, headers=auth(agency))
+        waited = time.monotonic() - started
+    assert is_error(response, 503), response.text
+    assert response.headers["retry-after"].isdigit()
+    message = response.json()["error"]["message"]
+    assert "busy" in message and "sqlite" not in message and "postgresql" not in message and "/" not in message
+    assert 0.4 < waited < 10
+    assert client.post("/v1/records", json=batch, headers=auth(agency)).status_code == 200  # lock gone: it lands
+    store.close()

@@ -60,6 +60,7 @@ def create_app(
     session_secret: str | None = None,
     recheck: float = 60.0,
     access_log: Callable[[str], None] | None = None,
+    write_wait: float = 3.0,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
@@ -67,8 +68,11 @@ def create_app(
     answer is 429 with Retry-After. `session_secret` signs the pages' session cookies (a random one
     per process when not given: sessions then end when the server restarts). The chains are
     checked now and every `recheck` seconds; while one is broken every answer is a 503
-    (credo.service.integrity). With `access_log`, each request writes one JSON line to it.
+    (credo.service.integrity). With `access_log`, each request writes one JSON line to it. A write waits at most
+    `write_wait` seconds for another writer's lock (a long `credo ingest`), then answers 503 with
+    Retry-After.
     """
+    store.write_wait = write_wait
     limit = RateLimit(rate, burst, ticker)
     keyring = KeyRing(store, clock, ticker)
     ledger = Ledger(store, clock)

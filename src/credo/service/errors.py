@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credo.errors import Conflict, CredoError, NotFound
+from credo.storage.sql import StoreBusy, StoreError
 
 #: Domain errors and the status each answers with: the one place they are mapped (422 otherwise).
 STATUS_OF: tuple[tuple[type[CredoError], int], ...] = ((NotFound, 404), (Conflict, 409))
@@ -20,6 +21,7 @@ STATUS_OF: tuple[tuple[type[CredoError], int], ...] = ((NotFound, 404), (Conflic
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited", 500: "internal",
          503: "unavailable"}  # fmt: skip
+RETRY_BUSY = 1  # seconds a client waits before asking again while another writer holds the ledger
 
 
 class ApiError(Exception):
@@ -65,6 +67,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CredoError)
     async def _credo(_: Request, exc: CredoError) -> JSONResponse:
+        # The store's own trouble is the server's, not the client's; and its message names the
+        # store's URL (a file path, a host), which is not the client's business either.
+        if isinstance(exc, StoreBusy):
+            message = "the ledger is busy with another writer; try again shortly"
+            return respond(503, message, headers={"Retry-After": str(RETRY_BUSY)})
+        if isinstance(exc, StoreError):
+            return respond(503, "the ledger's store cannot be used now")
         status = next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 422)
         return respond(status, str(exc))
 

@@ -25,6 +25,8 @@ class PostgresStore(SqlStore):
     dialect = "postgresql"
 
     def lock(self, connection: Connection) -> None:
+        # A wait past write_wait is lock_not_available: StoreBusy, not a request that hangs.
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.write_wait * 1000)}")
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})")
 
     def lock_chain(self, connection: Connection, chain: int) -> None:
@@ -61,8 +63,13 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        writing = connection.get_execution_options().get("credo_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("credo_write", False):
+            # The wait for another writer's lock is the store's write_wait (then StoreBusy).
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(options['credo_wait'] * 1000)}")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
     return engine
 

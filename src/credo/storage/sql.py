@@ -60,6 +60,26 @@ class StoreError(CredoError, RuntimeError):
     """The store cannot be opened or used: names the URL (without its password) and what to do."""
 
 
+class StoreBusy(StoreError):
+    """Another writer held the ledger's lock for longer than this one would wait: try again (the
+    HTTP API answers 503 with Retry-After)."""
+
+
+# SQLite's "database is locked" / "database is busy"; PostgreSQL's lock_not_available (a
+# lock_timeout), query_canceled (a statement_timeout) and deadlock_detected.
+_BUSY_STATES = frozenset({"55P03", "57014", "40P01"})
+
+
+def _unusable(url: str, exc: OperationalError) -> StoreError:
+    """The error an OperationalError of the driver means: busy (try again) or unusable."""
+    busy = getattr(exc.orig, "sqlstate", None) in _BUSY_STATES or any(
+        word in str(exc.orig).lower() for word in ("database is locked", "database is busy")
+    )
+    if busy:
+        return StoreBusy(f"the store {safe_url(url)} is busy: another writer holds its lock; try again shortly")
+    return StoreError(f"cannot use the store {safe_url(url)}: {exc.orig}")
+
+
 @dataclass
 class Tail:
     """The last entry of the chain, advanced as entries are appended."""
@@ -104,6 +124,9 @@ class SqlStore(ServiceLog, PopulationRuns):
     def __init__(self, url: str, engine: Engine) -> None:
         self.url = url
         self.engine = engine
+        # How long a write waits for another writer's lock before StoreBusy: long for the CLI's
+        # batch work; the HTTP service sets it to a few seconds (a request must not hang).
+        self.write_wait = 60.0
 
     # Opening and migrating.
 
@@ -143,11 +166,11 @@ class SqlStore(ServiceLog, PopulationRuns):
         try:
             with self.engine.connect() as connection:
                 if write:
-                    connection.execution_options(credo_write=True)
+                    connection.execution_options(credo_write=True, credo_wait=self.write_wait)
                 with connection.begin():
                     yield connection
         except OperationalError as exc:
-            raise StoreError(f"cannot use the store {safe_url(self.url)}: {exc.orig}") from exc
+            raise _unusable(self.url, exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -192,7 +215,7 @@ class SqlStore(ServiceLog, PopulationRuns):
                 finally:
                     cursor.close()
         except OperationalError as exc:
-            raise StoreError(f"cannot use the store {safe_url(self.url)}: {exc.orig}") from exc
+            raise _unusable(self.url, exc) from exc
 
     def _tail(self, connection: Connection) -> Tail:
         best = Tail()
