@@ -46,7 +46,7 @@ def list_appeals(
         status = item["status"] + (", overdue" if item["overdue"] else "")
         table.add_row(item["id"], item["subject"], str(item["record"]), item["filed"][:19],
                       item["deadline"][:19], status)  # fmt: skip
-    stdout.print(table)
+    table.show()
 
 
 @desk.command()

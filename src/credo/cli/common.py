@@ -11,7 +11,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -119,9 +118,22 @@ def checked_ledger(url: str) -> Ledger:
     return Ledger(opened)
 
 
-def data_table(*columns: str) -> Table:
-    """A table whose cells wrap rather than end in "…": an id cut short cannot be used again."""
-    table = Table()
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
+class DataTable:
+    """Rows to print with render.table: cells fold on a terminal, and off one (a pipe) each row is
+    one tab-separated line of whole values, so an id can be copied, grepped and used again."""
+
+    def __init__(self, *columns: str) -> None:
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def show(self) -> None:
+        from credo.render import table
+
+        table(stdout, self.columns, self.rows)
+
+
+def data_table(*columns: str) -> DataTable:
+    return DataTable(*columns)

@@ -56,7 +56,7 @@ def list_keys(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         scope = row["source"] or ",".join(row["actions"]) or row["subject"] or ""
         table.add_row(row["id"], row["role"], scope, row["created"][:19], (row["expires"] or "never")[:19],
                       row["status"])  # fmt: skip
-    stdout.print(table)
+    table.show()
 
 
 def revoke(

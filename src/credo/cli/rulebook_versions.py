@@ -61,7 +61,7 @@ def list_versions(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> No
         table.add_row(
             str(row["position"]), row["name"], row["version"], row["effective"][:19], row["published"][:19], note
         )
-    stdout.print(table)
+    table.show()
 
 
 def show(
