@@ -187,7 +187,10 @@ def list_changes(store: SqlStore) -> list[tuple[str, int, str, str]]:
 
 def check_notices(store: SqlStore, acked: Acknowledged, window_s: float) -> dict[str, int]:
     subjects = {subject for _, subject in acked.receipts.values()} | {s for s, _ in acked.appeals.values()}
-    notices = {subject: store.notices(subject) for subject in sorted(subjects)}
+    notices = {
+        subject: [{"id": n.id, "subject": n.subject, "kind": n.kind, **n.body} for n in store.notices(subject)]
+        for subject in sorted(subjects)
+    }
     doubled = 0
     for own in notices.values():
         contents = Counter(json.dumps({k: v for k, v in n.items() if k != "id"}, sort_keys=True) for n in own)
