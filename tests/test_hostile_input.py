@@ -326,3 +326,15 @@ def test_cli_a_row_of_the_other_kind_is_refused_and_not_written(url: str, tmp_pa
     code, out, _ = run("ingest", str(against_ledger), "--skip-invalid", "--json", "--store", url)
     assert code == 0 and json.loads(out)["rejected"] == 1 and entries(url) == before + 1
     assert run("score", "--at", "2025-06-01", "--store", url)[0] == 0
+
+
+def test_file_mode_reads_an_id_of_spaces_as_absent_as_it_always_has(tmp_path: Path) -> None:
+    """Found by the population engine's property test after the one record model: file mode (and
+    DuckDB's reader) take an id of whitespace alone as no id; a kind or source of it is refused."""
+    from credo.ledger.files import read_records
+    from credo.rules import load_rulebook
+
+    path = tmp_path / "spaces.csv"
+    path.write_text('id,subject,kind,behaviour,at,source\n" ",p-li-na,person,judgment_defaulted,2023-03-01,court\n')
+    (record,) = read_records(path, load_rulebook(SCENARIOS / "article" / "rulebook.yaml"))
+    assert record.id == "line-2"

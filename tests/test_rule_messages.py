@@ -271,8 +271,8 @@ def test_an_unknown_key_in_a_condition_finds_its_model() -> None:
 def test_usage_errors_are_one_line() -> None:
     code, _, err = run("score", ARTICLE.as_posix(), LEDGER, "--att", "2025-01-01")
     assert code == 2 and "No such option: --att" in one_error_line(err)
-    code, _, err = run("score", ARTICLE.as_posix(), LEDGER)
-    assert code == 2 and "Missing option '--at'" in one_error_line(err)
+    code, _, err = run("score", ARTICLE.as_posix(), LEDGER)  # --at is needed in file mode (now in store mode)
+    assert code == 2 and "--at is needed" in one_error_line(err)
     code, _, err = run("simulate", "x", "--out", "y", "--years", "99")
     assert code == 2 and "'--years'" in one_error_line(err)
     code, out, _ = run("score", "--help")

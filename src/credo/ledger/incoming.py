@@ -111,17 +111,25 @@ COLUMNS = tuple(RecordRow.model_fields)
 _validate_row = RecordRow.__pydantic_validator__.validate_python
 
 
+#: An id of whitespace alone is as absent as an empty one, as file mode has always read it (and
+#: the population engine's readers do); a kind or source of whitespace alone is refused.
+OPTIONAL = frozenset({"id"})
+
+
+def _absent(name: str, value: Any) -> bool:
+    return value is None or value == "" or (name in OPTIONAL and isinstance(value, str) and not value.strip())
+
+
 def record_row(row: Any) -> RecordRow | tuple[str, str]:
     """The row as a RecordRow, or (field, reason) for its first problem. An empty value (CSV's
-    empty cell, JSON's null) is an absent one."""
+    empty cell, JSON's null) is an absent one; so is an id of whitespace alone."""
     if not isinstance(row, dict):
         return ("", "expected an object of fields")
     values = row.values()
-    present = (
-        row
-        if "" not in values and None not in values
-        else {name: value for name, value in row.items() if value is not None and value != ""}
+    plain = "" not in values and None not in values and not any(
+        isinstance(row.get(name), str) and not row[name].strip() for name in OPTIONAL
     )
+    present = row if plain else {name: value for name, value in row.items() if not _absent(name, value)}
     try:
         return _validate_row(present)  # type: ignore[no-any-return]
     except ValidationError as exc:
