@@ -126,8 +126,10 @@ def record_row(row: Any) -> RecordRow | tuple[str, str]:
     if not isinstance(row, dict):
         return ("", "expected an object of fields")
     values = row.values()
-    plain = "" not in values and None not in values and not any(
-        isinstance(row.get(name), str) and not row[name].strip() for name in OPTIONAL
+    plain = (
+        "" not in values
+        and None not in values
+        and not any(isinstance(row.get(name), str) and not row[name].strip() for name in OPTIONAL)
     )
     present = row if plain else {name: value for name, value in row.items() if not _absent(name, value)}
     try:
