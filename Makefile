@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/population.py
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/lint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
