@@ -16,18 +16,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from credo.ledger.book import Ledger
 from credo.service import create_key
 from credo.storage import open_store
+from tests.stores import postgres_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "scenarios" / "article" / "rulebook.yaml"
@@ -63,17 +62,7 @@ def fresh_store(name: str) -> Iterator[str]:
     base = os.environ.get("CREDO_TEST_POSTGRES")
     if not base:
         raise SystemExit("--store postgres needs CREDO_TEST_POSTGRES=postgresql+psycopg://...")
-    schema = f"credo_harness_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    yield from postgres_schema(base, "credo_harness")
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,12 @@ def require_postgres() -> str:
 
 def postgres_url() -> Iterator[str]:
     """A URL whose connections use a schema of their own, dropped afterwards."""
-    base = require_postgres()
-    schema = f"credo_test_{uuid.uuid4().hex[:12]}"
+    yield from postgres_schema(require_postgres())
+
+
+def postgres_schema(base: str, prefix: str = "credo_test") -> Iterator[str]:
+    """`base` with a fresh schema of its own as the search path; the schema is dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
