@@ -106,24 +106,48 @@ class Deliverer:
 
     def _time(self, entry: Owed) -> Iterator[Notice]:
         """What time alone changed since the previous sweep; what a notice told since then is not
-        told again."""
-        since, now = from_micros(entry.facts["since_us"]), from_micros(entry.at_us)
+        told again.
+
+        Every subject is read once (the state as known at the previous sweep is the same entries
+        filtered by when they were recorded), and a subject whose entries and rulebook did not
+        change, and whose state has no instant of change before now, is passed over without a
+        second evaluation: nothing can have changed for them. Without that a sweep's cost grew
+        with the ledger (a minute for a few minutes of traffic, in the soak)."""
+        since_us = entry.facts["since_us"]
+        since, now = from_micros(since_us), from_micros(entry.at_us)
+        earlier, later = self.ledger.history(known_at=since), self.ledger.history(upto=entry.head_after)
+        same_rules = [v.position for v in earlier.versions] == [v.position for v in later.versions]
         for subject in self.store.subjects():
-            try:
-                before = self.ledger.state(subject, since, known_at=since)
-                after = self.ledger.state(subject, now, upto=entry.head_after)
-            except CredoError:
+            stored, fixes = self.store.subject_view(subject, entry.head_after)
+            known = [record for record in stored if record.recorded_us <= since_us]
+            known_fixes = [fix for fix in fixes if fix.recorded_us <= since_us]
+            before = _state(earlier, subject, since, known, known_fixes)
+            if before is None:
+                continue
+            if same_rules and len(known) == len(stored) and len(known_fixes) == len(fixes):
+                change = min((t for t in (before.next_change(since), _next_version(later, since)) if t), default=None)
+                if change is None or change > now:
+                    continue  # the same entries, the same rules, and no instant of change since
+            after = _state(later, subject, now, stored, fixes)
+            if after is None:
+                continue
+            found = _changes(before, after)
+            if not found:
                 continue
             told = {
                 item.topic
-                for stored in self.store.notices(subject)
-                if entry.facts["since_us"] <= stored.created_us < entry.at_us
-                for item in Notice.from_stored(stored).consequences
+                for notice in self.store.notices(subject)
+                if since_us <= notice.created_us < entry.at_us
+                for item in Notice.from_stored(notice).consequences
             }
-            found = [item for item in _changes(before, after) if item.topic not in told]
+            found = [item for item in found if item.topic not in told]
             notice = compose(entry.notice_id(subject), subject, Event("time", now, {}), found, after.rulebook)
             if notice is not None:
                 yield notice
+
+
+def _next_version(history: RulebookHistory, after: dt.datetime) -> dt.datetime | None:
+    return next((version.effective for version in history.versions if version.effective > after), None)
 
 
 def _state(
