@@ -5,6 +5,7 @@ from typing import Any
 from credo.service.answers import ErrorAnswer
 
 _WHY = {
+    400: "the body cannot be parsed (not text in the encoding it claims)",
     401: "no API key, or an unknown, revoked or expired one",
     403: "the key's role may not do this",
     404: "not found (or not the caller's to see)",
@@ -17,6 +18,7 @@ _WHY = {
 #: What may go wrong on any route: a broken chain or a busy store (credo.service.integrity).
 ALWAYS = (503,)
 KEYED = (401, 403, 429, *ALWAYS)  # a route that takes an API key
+BODY = (400, 413, 422)  # a route whose JSON body FastAPI reads
 
 
 def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:

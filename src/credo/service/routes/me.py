@@ -7,7 +7,7 @@ from credo.service.answers import AppealView, Explanation, Notices, SubjectFile,
 from credo.service.appeals import appeal_view
 from credo.service.errors import ApiError
 from credo.service.models import AppealRequest
-from credo.service.routes.errors import KEYED, refusals
+from credo.service.routes.errors import BODY, KEYED, refusals
 from credo.service.services import OnTime, SubjectKey, Svc
 from credo.service.views import subject_explanation, subject_file, subject_notices, subject_records, subject_summary
 
@@ -44,7 +44,7 @@ def my_notices(key: SubjectKey, _: OnTime, svc: Svc) -> Notices:
     return subject_notices(svc.store, key.subject or "")
 
 
-@router.post("/appeals", responses=refusals(*KEYED, 404, 409, 413, 422))
+@router.post("/appeals", responses=refusals(*KEYED, 404, 409, *BODY))
 def appeal(request: AppealRequest, key: SubjectKey, svc: Svc) -> AppealView:
     """Dispute one of one's own records, with a statement."""
     try:

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from credo.service import rulebooks
 from credo.service.answers import Published, RulebookInForce, Versions
 from credo.service.models import Publication
-from credo.service.routes.errors import KEYED, refusals
+from credo.service.routes.errors import BODY, KEYED, refusals
 from credo.service.services import Admin, Svc
 
 router = APIRouter(prefix="/v1/rulebook", tags=["rulebook"])
@@ -23,7 +23,7 @@ def versions(svc: Svc) -> Versions:
     return rulebooks.versions(svc.store)
 
 
-@router.post("/versions", responses=refusals(*KEYED, 409, 413, 422))
+@router.post("/versions", responses=refusals(*KEYED, 409, *BODY))
 def publish(request: Publication, key: Admin, svc: Svc) -> Published:
     """Publish a rulebook version (lint errors refuse it)."""
     return rulebooks.publish(svc.ledger, request)
