@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from credo.errors import RulebookError
+from credo.errors import NotFound, RulebookError
 from credo.ledger.book import Ledger, RulebookConflict
 from credo.ledger.chain import from_micros
 from credo.service.answers import Published, RulebookInForce, Versions, VersionView
@@ -14,10 +14,10 @@ from credo.storage.sql import SqlStore
 
 
 def in_force(ledger: Ledger, now: dt.datetime) -> RulebookInForce:
-    """The rulebook in force now; 404 when none is."""
+    """The rulebook in force now; NotFound (404) when none is."""
     current = ledger.history().in_force(now)
     if current is None:
-        raise ApiError(404, "no rulebook is in force")
+        raise NotFound("no rulebook is in force")
     return RulebookInForce(rulebook=current.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from credo.errors import NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
 from credo.ledger.model import counting
@@ -20,7 +21,6 @@ from credo.service.answers import (
     Summary,
 )
 from credo.service.appeals import view
-from credo.service.errors import ApiError
 from credo.service.notices import notices_of
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
@@ -131,11 +131,11 @@ def whole_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) 
 
 
 def own_state(ledger: Ledger, subject: str, now: dt.datetime) -> SubjectState:
-    """The subject's state now; 404 when no rulebook is in force (nothing is scored)."""
+    """The subject's state now; NotFound (404) when no rulebook is in force (nothing is scored)."""
     try:
         return ledger.state(subject, now)
     except NoRulebookInForce as exc:
-        raise ApiError(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
 
 
 def subject_summary(ledger: Ledger, subject: str, now: dt.datetime) -> Summary:
@@ -157,18 +157,18 @@ def subject_notices(store: SqlStore, subject: str) -> Notices:
 
 
 def subject_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> SubjectFile:
-    """The whole file (GDPR Art. 15); 404 when no rulebook is in force."""
+    """The whole file (GDPR Art. 15); NotFound (404) when no rulebook is in force."""
     try:
         return SubjectFile.model_validate(whole_file(store, ledger, subject, now))
     except NoRulebookInForce as exc:
-        raise ApiError(404, str(exc)) from exc
+        raise NotFound(str(exc)) from exc
 
 
 def logged_decision(store: SqlStore, decision_id: str, key: StoredKey) -> LoggedDecision:
     """A logged decision, for an auditor or for the subject it concerns (others learn nothing)."""
     found = store.decision(decision_id)
     if found is None or (key.role == "subject" and found.subject != key.subject):
-        raise ApiError(404, "no such decision")
+        raise NotFound("no such decision")
     # The rest is the logged answer (answers.DecisionAnswer), checked as the answer is written.
     logged: LoggedDecision = {
         "decision_id": found.id,

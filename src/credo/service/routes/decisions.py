@@ -6,8 +6,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from credo.ledger.incoming import Identifier
+from credo.service import deciding
 from credo.service.answers import LoggedDecision, PublicDecision, Replayed
-from credo.service.deciding import decide
 from credo.service.models import DecisionRequest
 from credo.service.replay import replayed
 from credo.service.routes.errors import KEYED, refusals
@@ -21,7 +21,7 @@ BODY = {"required": True, "content": {"application/json": {"schema": DecisionReq
 @router.post(
     "", response_model=PublicDecision, responses=refusals(*KEYED, 413, 422), openapi_extra={"requestBody": BODY}
 )
-async def ask(http: Request) -> JSONResponse:
+async def decide(http: Request) -> JSONResponse:
     """A provider asks whether a subject may do an action; every decision is logged."""
     # The hot path: the key and the body are read here rather than by FastAPI's dependency
     # resolution, which cost a fifth of each request; the errors are the same.
@@ -33,7 +33,7 @@ async def ask(http: Request) -> JSONResponse:
     except ValidationError as exc:
         raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]) from exc
     # Already plain JSON data (answers.PublicDecision): answered as is, without re-encoding.
-    return JSONResponse(await decide(svc, key, request))
+    return JSONResponse(await deciding.decide(svc, key, request))
 
 
 @router.get("/{decision_id}", responses=refusals(*KEYED, 404, 422))
