@@ -9,7 +9,12 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
@@ -51,5 +56,30 @@ def test_api_keeps_its_contract(case: Any) -> None:
     # must never happen is a server error or an answer outside the documented schema.
     case.call_and_validate(
         headers={"Authorization": f"Bearer {KEYS[role]}"},
-        checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance],
     )
+
+
+def test_every_route_documents_its_answers() -> None:
+    """/openapi.json describes every answer: each operation's 200 has a schema with fields, and
+    each refusal it declares is the one error shape (issue 12 item 1)."""
+    from fastapi.testclient import TestClient
+
+    document = TestClient(make_app()).get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    operations = [(method, path, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+    assert len(operations) == 17, [f"{method} {path}" for method, path, _ in operations]
+    for method, path, operation in operations:
+        where = f"{method.upper()} {path}"
+        success = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+        reference = success.get("schema", {}).get("$ref", "")
+        assert reference.startswith("#/components/schemas/"), f"{where}: no response model ({success})"
+        described = components[reference.rsplit("/", 1)[1]]
+        assert described.get("properties"), f"{where}: the answer's schema names no field"
+        refusals = {status: answer for status, answer in operation["responses"].items() if status != "200"}
+        assert "503" in refusals, f"{where}: a broken chain or a busy store (503) is not declared"
+        for status, answer in refusals.items():
+            schema = answer["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorAnswer"}, f"{where} {status}: {schema}"
+    error = components["ErrorBody"]
+    assert set(error["required"]) == {"status", "code", "message", "details"}

@@ -18,11 +18,13 @@ from credo.errors import Conflict, CredoError, NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros, micros
 from credo.rules.time import iso
+from credo.service.answers import AppealView, PendingAppeals
 from credo.storage.logs import AppealRow, Planned
 from credo.storage.sql import SqlStore
 
 
 def view(appeal: AppealRow, now: dt.datetime) -> dict[str, Any]:
+    """An appeal as the API, the CLI and the subject's file show it."""
     lapsed = appeal.events.get("lapsed")
     outcome = appeal.outcome
     return {
@@ -44,6 +46,16 @@ def view(appeal: AppealRow, now: dt.datetime) -> dict[str, Any]:
             "at": from_micros(appeal.events[outcome]["at_us"]).isoformat(),
         },
     }
+
+
+def appeal_view(appeal: AppealRow, now: dt.datetime) -> AppealView:
+    return AppealView.model_validate(view(appeal, now))
+
+
+def pending_appeals(store: SqlStore, now: dt.datetime) -> PendingAppeals:
+    """Appeals not yet resolved, the oldest deadline first."""
+    waiting = [view(item, now) for item in store.appeals() if item.outcome is None]
+    return PendingAppeals.model_validate({"appeals": sorted(waiting, key=lambda item: item["deadline"])})
 
 
 class Appeals:

@@ -8,7 +8,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Literal, get_args
 
 from fastapi import Request
@@ -19,8 +19,10 @@ from credo.ledger.chain import micros
 from credo.ledger.incoming import identifier
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_duration, parse_instant
+from credo.service.answers import NewKey
 from credo.service.body import KEY_SCOPE
 from credo.service.errors import ApiError
+from credo.service.models import KeyRequest
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
 
@@ -194,14 +196,11 @@ class RateLimit:
             self.buckets[key_hash] = (tokens - 1, now)
 
 
-def requires(keys: KeyRing, limit: RateLimit, *roles: Role) -> Callable[[Request], Awaitable[StoredKey]]:
-    """A FastAPI dependency: the caller's key, which must hold one of the roles and be within its rate."""
-
-    async def check(request: Request) -> StoredKey:
-        key = keys.principal(request)
-        limit.take(key.key_hash)
-        if key.role not in roles:
-            raise ApiError(403, f"a {key.role} key may not do this; it needs {' or '.join(roles)}")
-        return key
-
-    return check
+def issue_key(store: SqlStore, request: KeyRequest, now: dt.datetime) -> NewKey:
+    """An admin's new key (shown once, in this answer); 422 when the rulebook does not allow it."""
+    try:
+        made = create_key(store, request.role, now, source=request.source, actions=tuple(request.actions),
+                          subject=request.subject)  # fmt: skip
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from exc
+    return NewKey(key=made, role=request.role)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from credo.errors import CredoError
+from credo.errors import CredoError, NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
+from credo.service.answers import Replayed
 from credo.storage.sql import SqlStore
 
 
@@ -36,3 +37,14 @@ def replay(store: SqlStore, decision_id: str) -> Replay:
     if "known" not in logged.answer:  # logged before decisions said whether the subject was known
         del recomputed["known"]
     return Replay(decision_id, logged.answer, recomputed)
+
+
+def replayed(store: SqlStore, decision_id: str) -> Replayed:
+    """The replay as the API answers it; NotFound (404) for a decision not in the log."""
+    try:
+        result = replay(store, decision_id)
+    except UnknownDecision as exc:
+        raise NotFound("no such decision") from exc
+    return Replayed.model_validate(
+        {"decision_id": decision_id, "same": result.same, "logged": result.logged, "recomputed": result.recomputed}
+    )

@@ -5,14 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from credo.errors import NotFound
 from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
 from credo.ledger.model import counting
 from credo.rules.model import Rulebook
 from credo.rules.time import iso
-from credo.semantics import Decision, explain
+from credo.semantics import Decision, NoRulebookInForce, SubjectState, explain
+from credo.service.answers import (
+    Explanation,
+    LoggedDecision,
+    Notices,
+    SubjectFile,
+    SubjectRecords,
+    Summary,
+)
 from credo.service.appeals import view
 from credo.service.notices import notices_of
+from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
 
 
@@ -115,3 +125,56 @@ def whole_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) 
         "appeals": [view(appeal, now) for appeal in store.appeals(subject)],
         "notices": [notice.model_dump(mode="json") for notice in notices_of(store, subject)],
     }
+
+
+# The subject's own file, piece by piece, as the /v1/me routes answer it.
+
+
+def own_state(ledger: Ledger, subject: str, now: dt.datetime) -> SubjectState:
+    """The subject's state now; NotFound (404) when no rulebook is in force (nothing is scored)."""
+    try:
+        return ledger.state(subject, now)
+    except NoRulebookInForce as exc:
+        raise NotFound(str(exc)) from exc
+
+
+def subject_summary(ledger: Ledger, subject: str, now: dt.datetime) -> Summary:
+    """Scores, tiers and lists now."""
+    return Summary.model_validate(own_state(ledger, subject, now).summary())
+
+
+def subject_explanation(ledger: Ledger, subject: str, now: dt.datetime) -> Explanation:
+    """Every point explained, and the way to the next tier or off a list."""
+    return Explanation.model_validate(explain(own_state(ledger, subject, now)))
+
+
+def subject_records(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> SubjectRecords:
+    return SubjectRecords.model_validate({"records": own_records(store, ledger, subject, now)})
+
+
+def subject_notices(store: SqlStore, subject: str) -> Notices:
+    return Notices(notices=notices_of(store, subject))
+
+
+def subject_file(store: SqlStore, ledger: Ledger, subject: str, now: dt.datetime) -> SubjectFile:
+    """The whole file (GDPR Art. 15); NotFound (404) when no rulebook is in force."""
+    try:
+        return SubjectFile.model_validate(whole_file(store, ledger, subject, now))
+    except NoRulebookInForce as exc:
+        raise NotFound(str(exc)) from exc
+
+
+def logged_decision(store: SqlStore, decision_id: str, key: StoredKey) -> LoggedDecision:
+    """A logged decision, for an auditor or for the subject it concerns (others learn nothing)."""
+    found = store.decision(decision_id)
+    if found is None or (key.role == "subject" and found.subject != key.subject):
+        raise NotFound("no such decision")
+    # The rest is the logged answer (answers.DecisionAnswer), checked as the answer is written.
+    logged: LoggedDecision = {
+        "decision_id": found.id,
+        "rulebook_position": found.rulebook_position,
+        "ledger_position": found.ledger_position,
+        "decided_at": from_micros(found.decided_us).isoformat(),
+        **found.answer,  # type: ignore[typeddict-item]
+    }
+    return logged

@@ -7,7 +7,6 @@ errors become a page that says what to do (never a traceback); forms carry a CSR
 # No `from __future__ import annotations`: FastAPI reads the route signatures.
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,16 +17,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.errors import Conflict, CredoError, NotFound
-from credo.ledger.book import Ledger
 from credo.ledger.chain import from_micros
 from credo.semantics import NoRulebookInForce
-from credo.service.appeals import Appeals
-from credo.service.auth import KeyRing
-from credo.service.cache import StateCache
 from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
+from credo.service.services import Services
 from credo.service.views import whole_file
-from credo.storage.sql import SqlStore
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
 from credo.web.views import person_file, population_figures, records_page, rulebook_page, run_history, when
 
@@ -79,19 +74,12 @@ class PageHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def mount_pages(
-    app: FastAPI,
-    store: SqlStore,
-    ledger: Ledger,
-    appeals: Appeals,
-    keyring: KeyRing,
-    cache: StateCache,
-    clock: Callable[[], dt.datetime],
-    secret: str | None = None,
-) -> None:
-    """Add the pages, their static files and their headers to the service."""
+def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> None:
+    """Add the pages, their static files and their headers to the service (over the API's services)."""
+    store, ledger, appeals, cache, clock = (services.store, services.ledger, services.appeals, services.cache,
+                                            services.clock)  # fmt: skip
     env = templates()
-    sessions = Sessions(keyring, secret)
+    sessions = Sessions(services.keyring, secret)
     router = APIRouter(include_in_schema=False)
 
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
