@@ -117,8 +117,9 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start it and wait (at most `timeout` seconds) until /healthz answers."""
+    def start(self, timeout: float = 300.0) -> None:
+        """Start it and wait (at most `timeout` seconds) until /healthz answers. The bound is
+        generous: on a machine loaded past its cores, starting an interpreter can take a minute."""
         assert self.process is None or self.process.poll() is not None, "the server is already running"
         command = credo_command(
             "serve",
