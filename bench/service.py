@@ -1,16 +1,18 @@
 """Decisions a second and latency at 64 concurrent clients, beside a bare FastAPI endpoint.
 
-    python bench/service.py [--subjects N] [--seconds S] [--clients C]
+    python bench/service.py [--subjects N] [--seconds S] [--clients C] [--workers 1,2] [--stores sqlite,postgres]
 
 Builds a SQLite ledger of N subjects (default 1,000,000, one record each), serves it with
 `credo serve` (one uvicorn worker, uvloop and httptools as installed), and drives
 POST /v1/decisions for random subjects (nearly every one a first ask: the cold path) from C
 keep-alive connections with one request in flight each; then does the same against a bare
 FastAPI endpoint returning a small JSON object, on the same server stack, in the same run on the
-same machine. Prints one JSON object. Targets (issue 4): at least half the bare endpoint's rate
-and p99 under 50 ms. With 64 clients in a closed loop the mean latency is 64 / rate, so the p99
-target needs well over 1,300 answers a second: on two cores shared with the load generator the
-bare endpoint itself only just reaches it, or misses it.
+same machine. Then, for each store in --stores (PostgreSQL from CREDO_TEST_POSTGRES, a fresh
+schema) and each worker count in --workers, the same load against `credo serve --workers W`
+(issue 15 item 4), reported under "workers". Prints one JSON object. Targets (issue 4): at least
+half the bare endpoint's rate and p99 under 50 ms. With 64 clients in a closed loop the mean
+latency is 64 / rate, so the p99 target needs well over 1,300 answers a second: on two cores
+shared with the load generator the bare endpoint itself only just reaches it, or misses it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def build_ledger(folder: Path, subjects: int) -> tuple[str, str]:
+def build_ledger(folder: Path, subjects: int, url: str | None = None) -> tuple[str, str]:
     path = folder / "records.csv"
     rng = random.Random(4)
     choices = [("bank_arrears", "bank"), ("charity_donation", "charity_federation"), ("judgment_defaulted", "court"),
@@ -72,7 +74,7 @@ def build_ledger(folder: Path, subjects: int) -> tuple[str, str]:
             behaviour, source = choices[rng.randrange(len(choices))]
             day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(600))
             writer.writerow([f"s{index}", behaviour, day.isoformat(), source, index])
-    url = f"sqlite:///{folder / 'credo.db'}"
+    url = url or f"sqlite:///{folder / 'credo.db'}"
     store = open_store(url)
     store.migrate()
     ledger = Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
@@ -87,7 +89,7 @@ def build_ledger(folder: Path, subjects: int) -> tuple[str, str]:
 
 def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
+    deadline = time.time() + 180  # several workers on a busy machine start slowly
     while time.time() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
@@ -138,33 +140,63 @@ async def load(port: int, key: str, subjects: int, seconds: float, clients: int)
     }
 
 
+def serve_and_load(url: str, key: str, options: argparse.Namespace, workers: int = 1) -> dict[str, Any]:
+    """`credo serve` over the store (the rate limit lifted: the clients share one key), loaded."""
+    port = free_port()
+    serve = ["serve", "--store", url, "--port", str(port), "--rate", "1e9", "--burst", "1000000000",
+             "--workers", str(workers)]  # fmt: skip
+    credo = start([sys.executable, "-m", "credo.cli.main", *serve], port)
+    try:
+        return asyncio.run(load(port, key, options.subjects, options.seconds, options.clients))
+    finally:
+        credo.terminate()
+        credo.wait()
+
+
+def by_workers(folder: Path, sqlite_url: str, sqlite_key: str, options: argparse.Namespace) -> list[dict[str, Any]]:
+    """The same load over 1, 2, ... workers, on each store asked for."""
+    from tests.stores import postgres_schema
+
+    runs: list[dict[str, Any]] = []
+    for name in [part for part in options.stores.split(",") if part]:
+        counts = [int(part) for part in options.workers.split(",") if part]
+        if name == "sqlite":
+            runs += [
+                {"store": name, "workers": n, **serve_and_load(sqlite_url, sqlite_key, options, n)} for n in counts
+            ]
+            continue
+        base = os.environ.get("CREDO_TEST_POSTGRES")
+        if not base:
+            runs.append({"store": name, "skipped": "CREDO_TEST_POSTGRES is not set"})
+            continue
+        for url in postgres_schema(base, "credo_bench"):
+            url, key = build_ledger(folder, options.subjects, url)
+            runs += [{"store": name, "workers": n, **serve_and_load(url, key, options, n)} for n in counts]
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated")
+    parser.add_argument("--stores", default="sqlite,postgres", help="stores for the worker runs ('' for none)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         built = time.perf_counter()
         url, key = build_ledger(folder, options.subjects)
         build_s = time.perf_counter() - built
-        credo_port, bare_port = free_port(), free_port()
-        env_python = sys.executable
-        # The rate limit is lifted: 64 clients share one provider key here.
-        serve = ["serve", "--store", url, "--port", str(credo_port), "--rate", "1e9", "--burst", "1000000000"]
-        credo = start([env_python, "-m", "credo.cli.main", *serve], credo_port)
-        try:
-            served = asyncio.run(load(credo_port, key, options.subjects, options.seconds, options.clients))
-        finally:
-            credo.terminate()
-            credo.wait()
-        bare = start([env_python, "-c", BARE, str(bare_port)], bare_port)
+        served = serve_and_load(url, key, options)
+        bare_port = free_port()
+        bare = start([sys.executable, "-c", BARE, str(bare_port)], bare_port)
         try:
             baseline = asyncio.run(load(bare_port, key, options.subjects, options.seconds, options.clients))
         finally:
             bare.terminate()
             bare.wait()
+        workers = by_workers(folder, url, key, options)
     figures = {
         "benchmark": "service",
         "subjects": options.subjects,
@@ -175,6 +207,7 @@ def main() -> None:
         "ratio_to_bare": round(served["requests_per_s"] / baseline["requests_per_s"], 3),
         "meets_half_of_bare": served["requests_per_s"] >= baseline["requests_per_s"] / 2,
         "meets_p99_50ms": served["p99_ms"] < 50,
+        "workers": workers,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(figures))

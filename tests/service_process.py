@@ -111,6 +111,7 @@ class Server:
     log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="credo-serve-", suffix=".log")[1]))
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    workers: int = 1
 
     @property
     def base(self) -> str:
@@ -132,6 +133,8 @@ class Server:
             "1000000",
             "--burst",
             "1000000",
+            "--workers",
+            str(self.workers),
         )
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=child_env())

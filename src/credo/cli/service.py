@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
@@ -11,8 +10,7 @@ import typer
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stderr, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import utc_now
-from credo.service import ROLES, create_app, create_key
-from credo.service.access_log import to_stderr
+from credo.service import ROLES, create_key
 from credo.service.auth import key_expiry
 from credo.service.replay import replay as replay_decision
 from credo.service.sweep import sweep as sweep_store
@@ -24,22 +22,31 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     rate: Annotated[float, typer.Option("--rate", help="Requests a second each key may make on average.")] = 1000.0,
     burst: Annotated[int, typer.Option("--burst", help="Requests a key may make at once above its rate.")] = 2000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=64, help="Server processes over the one store (rate limits are per process)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
-    import gc
-
     import uvicorn
 
-    app = create_app(store(url), rate=rate, burst=burst, access_log=to_stderr,
-                     session_secret=os.environ.get("CREDO_SESSION_SECRET"))  # fmt: skip
+    from credo.service.workers import ServeSettings, build, tune_collector
+
+    settings = ServeSettings(url, rate, burst)
+    opened = store(url)  # opened (and upgraded) once here, so that workers never migrate at once
     _can_listen(host, port)
-    stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)")
-    # The state cache holds many small objects; the default thresholds would have the cyclic
-    # collector walk all of them every few hundred requests, a pause each time at the tail of the
-    # latency. Collect young objects less often, and leave what exists at start-up out of it.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)"
+                 + (f" in {workers} processes" if workers > 1 else ""))  # fmt: skip
+    if workers > 1:
+        opened.close()
+        settings.export()
+        uvicorn.run("credo.service.workers:worker_app", factory=True, workers=workers,
+                    host=host, port=port, log_level="warning")  # fmt: skip
+        return
+    app = build(opened, settings)
+    tune_collector()
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
