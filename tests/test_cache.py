@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from credo.ledger.book import Ledger
 from credo.service.cache import StateCache
 from tests.ledger_contract import ARTICLE, EXAMPLE, Clock
 from tests.stores import initialised, sqlite_url
+
+SUBJECTS = ["p-zhang-wei", "p-wang-fang", "p-zhao-lei", "p-li-na", "p-new-one"]  # persons: the rows say no kind
+BEHAVIOURS = [("judgment_defaulted", "court"), ("bill_paid_on_time", "bank"), ("fraud", "court"),
+              ("charity_donation", "charity_federation"), ("judgment_performed", "court")]  # fmt: skip
 
 
 def test_cached_answers_equal_fresh_ones_as_time_passes_and_records_arrive(tmp_path: Path) -> None:
@@ -33,3 +41,65 @@ def test_cached_answers_equal_fresh_ones_as_time_passes_and_records_arrive(tmp_p
             for action in ("buy_flight_ticket", "bid_for_procurement", "enrol_university", "ride_public_transport"):
                 assert cached.decide(action, now).as_dict() == fresh.decide(action).as_dict(), (subject, now, action)
     assert cache.hits > cache.misses  # it did serve from the cache most of the time
+
+
+def test_a_write_drops_only_the_subjects_it_touched_and_a_version_drops_all(tmp_path: Path) -> None:
+    """Issue 15 item 2: decisions stay warm while records about other subjects keep arriving."""
+    store = initialised(sqlite_url(tmp_path))
+    clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
+    ledger = Ledger(store, clock)
+    ledger.publish(ARTICLE, "2019-01-01")
+    clock.now = now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    ledger.ingest(EXAMPLE)
+    cache = StateCache(store, ledger)
+    kept, touched = "p-zhang-wei", "p-wang-fang"
+    first_kept, first_touched = cache.get(kept, now), cache.get(touched, now)
+    late = tmp_path / "late.csv"
+    late.write_text("subject,behaviour,at,source,id\np-wang-fang,judgment_defaulted,2025-05-01,court,late-1\n")
+    ledger.ingest(late)
+    assert cache.get(kept, now) is first_kept  # another subject's record: still the same entry
+    again = cache.get(touched, now)
+    assert again is not first_touched  # its own record: evaluated afresh
+    assert (
+        again.state.decide("buy_flight_ticket", now).as_dict()
+        == ledger.state(touched, now).decide("buy_flight_ticket").as_dict()
+    )
+    ledger.publish_text(ARTICLE.read_text().replace('version: "2019.1"', 'version: "2019.2"'), "2030-01-01")
+    assert cache.get(kept, now) is not first_kept  # a new rulebook version may change everyone
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["write", "ask"]), st.sampled_from(SUBJECTS), st.integers(0, 400)),
+        min_size=5,
+        max_size=15,
+    )
+)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_answer_is_older_than_a_write_it_should_have_seen(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, str, int]]
+) -> None:
+    """Writes about random subjects interleaved with questions: every cached answer equals a fresh
+    evaluation at that moment."""
+    folder = tmp_path_factory.mktemp("cache")
+    store = initialised(sqlite_url(folder))
+    clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
+    ledger = Ledger(store, clock)
+    ledger.publish(ARTICLE, "2019-01-01")
+    clock.now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    ledger.ingest(EXAMPLE)
+    cache = StateCache(store, ledger)
+    for number, (step, subject, day) in enumerate(steps):
+        now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC) + dt.timedelta(days=day // 4)
+        clock.now = max(clock.now, now)
+        if step == "write":
+            row = folder / f"w{number}.csv"
+            behaviour, source = BEHAVIOURS[day % len(BEHAVIOURS)]
+            at = (clock.now - dt.timedelta(days=1 + day % 300)).date().isoformat()
+            row.write_text(f"subject,behaviour,at,source,id\n{subject},{behaviour},{at},{source},w{number}\n")
+            ledger.ingest(row)
+            continue
+        for action in ("buy_flight_ticket", "bid_for_procurement", "enrol_university"):
+            fresh = ledger.state(subject, clock.now).decide(action).as_dict()
+            assert cache.get(subject, clock.now).state.decide(action, clock.now).as_dict() == fresh, (subject, action)
+    store.close()

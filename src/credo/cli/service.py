@@ -32,7 +32,8 @@ def serve(
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
     import uvicorn
 
-    from credo.service.workers import ServeSettings, build, tune_collector
+    from credo.service.work import share_the_interpreter
+    from credo.service.workers import ServeSettings, build
 
     settings = ServeSettings(url, rate, burst)
     opened = store(url)  # opened (and upgraded) once here, so that workers never migrate at once
@@ -46,7 +47,7 @@ def serve(
                     host=host, port=port, log_level="warning")  # fmt: skip
         return
     app = build(opened, settings)
-    tune_collector()
+    share_the_interpreter()
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -1,9 +1,13 @@
 """Evaluated subjects, kept until the next instant at which they can change.
 
-An entry is good while nothing was written to the ledger (its head is unchanged: a new record, a
-correction or a rulebook version drops the whole cache, whichever process wrote it) and until the
-first instant at which a record expires, a list opens or closes, or another rulebook version
-takes effect.
+An entry is good while nothing was written to the ledger about its subject (whichever process
+wrote it: when the head moves, the subjects of the new records and corrections are dropped, and a
+new rulebook version drops everything) and until the first instant at which a record expires, a
+list opens or closes, or another rulebook version takes effect.
+
+A question is answered in three steps so that the service can run the costly ones off its event
+loop (credo.service.work): `hit` (the head and a dictionary), `read` (the subject's entries from
+the store), `evaluate` (the reference semantics, pure Python).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from typing import Any
 
 from credo.ledger.book import Ledger
 from credo.ledger.model import counting
-from credo.semantics import RulebookHistory, SubjectState, explain
-from credo.storage.sql import SqlStore
+from credo.semantics import Record, RulebookHistory, SubjectState, explain
+from credo.storage.sql import Reader, SqlStore
+
+_DROP_ALL_PAST = 10_000  # subjects changed at once past which the whole cache is dropped instead
 
 
 @dataclass
@@ -45,6 +51,16 @@ class Cached:
         return self._until  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A subject's counting records as the ledger held them at `head`, not yet evaluated."""
+
+    subject: str
+    head: int
+    history: RulebookHistory
+    records: list[Record]
+
+
 class StateCache:
     def __init__(self, store: SqlStore, ledger: Ledger, size: int = 100_000) -> None:
         self.store = store
@@ -58,29 +74,61 @@ class StateCache:
 
     def get(self, subject: str, now: dt.datetime) -> Cached:
         """The subject as it stands at `now`, evaluated afresh only when something could differ."""
+        return self.hit(subject, now) or self.evaluate(self.read(subject), now)
+
+    def hit(self, subject: str, now: dt.datetime) -> Cached | None:
+        """The cached state, if it still holds at `now` (one small query: the ledger's head)."""
         with self.store.reading() as reader:
             head = reader.head()
             with self.lock:
                 if head != self.head or self.history is None:
-                    self.entries.clear()
-                    self.head = head
-                    self.history = self.ledger.history(upto=head)
-                history = self.history
+                    self._moved_to(reader, head)
                 found = self.entries.get(subject)
                 if found is not None and found.state.at <= now and _holds_at(found.until(), now):
                     self.entries.move_to_end(subject)
                     self.hits += 1
                     return found
-            self.misses += 1
+        self.misses += 1
+        return None
+
+    def count(self, subject: str) -> int:
+        """How many records the subject has: what reading and evaluating it will cost."""
+        with self.store.reading() as reader:
+            return reader.size(subject, reader.head())
+
+    def read(self, subject: str) -> Reading:
+        """The subject's counting records at the current head (a query; its cost grows with them)."""
+        with self.store.reading() as reader:
+            head = reader.head()
+            with self.lock:
+                if head != self.head or self.history is None:
+                    self._moved_to(reader, head)
+                history = self.history
+            assert history is not None
             stored, fixes = reader.subject(subject, head)
-        records = [record.as_record() for record in counting(stored, fixes)]
-        entry = Cached(history.evaluate(records, subject, now), history, head)
-        with self.lock:
-            if head == self.head:
-                self.entries[subject] = entry
-                if len(self.entries) > self.size:
-                    self.entries.popitem(last=False)
+        return Reading(subject, head, history, [record.as_record() for record in counting(stored, fixes)])
+
+    def evaluate(self, reading: Reading, at: dt.datetime, keep: bool = True) -> Cached:
+        """The subject's state at `at` (the costly step), kept for later questions when `keep`."""
+        entry = Cached(reading.history.evaluate(reading.records, reading.subject, at), reading.history, reading.head)
+        if keep:
+            with self.lock:
+                if reading.head == self.head:
+                    self.entries[reading.subject] = entry
+                    if len(self.entries) > self.size:
+                        self.entries.popitem(last=False)
         return entry
+
+    def _moved_to(self, reader: Reader, head: int) -> None:
+        """The ledger's head moved (under self.lock): drop what the new entries may have changed."""
+        changed = reader.changed_subjects(self.head, head) if self.history is not None and head > self.head else None
+        if changed is None or len(changed) > _DROP_ALL_PAST:
+            self.entries.clear()
+            self.history = self.ledger.history(upto=head)
+        else:
+            for subject in changed:
+                self.entries.pop(subject, None)
+        self.head = head
 
 
 def _holds_at(until: dt.datetime | None, now: dt.datetime) -> bool:

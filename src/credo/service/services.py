@@ -20,6 +20,7 @@ from credo.service.cache import StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.delivery import Deliverer
 from credo.service.errors import ApiError
+from credo.service.work import Workload
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
 
@@ -39,6 +40,7 @@ class Services:
     keyring: KeyRing
     limit: RateLimit
     clock: Callable[[], dt.datetime]
+    work: Workload = field(default_factory=Workload)
     last_look: dt.datetime | None = field(default=None, init=False)
 
     @classmethod

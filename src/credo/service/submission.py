@@ -11,7 +11,7 @@ from credo.service.services import Services
 from credo.storage.logs import StoredKey
 
 
-def submit_records(svc: Services, key: StoredKey, batch: RecordBatch) -> Receipts:
+def submit_records(svc: Services, key: StoredKey, batch: RecordBatch, deliver: bool = True) -> Receipts:
     """Idempotent by (source, id); a bad row rejects the whole batch (422 naming its row and field)."""
     history = svc.ledger.history()
     if not history:
@@ -45,7 +45,8 @@ def submit_records(svc: Services, key: StoredKey, batch: RecordBatch) -> Receipt
         raise ApiError(422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}])
 
     tally = svc.store.ingest([incoming], now, conflict, receipts=True)  # owes its notices in the same transaction
-    svc.deliverer.after_write()
+    if deliver:  # else the caller delivers (the service: in its heavy lane, off the event loop)
+        svc.deliverer.after_write()
     receipts = [
         Receipt(id=f"{item.source}:{item.source_id}", position=receipt.position, duplicate=receipt.duplicate)
         for item, receipt in zip(incoming, tally.receipts, strict=True)

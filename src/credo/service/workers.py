@@ -15,7 +15,6 @@ What stays right across processes, and why:
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 from dataclasses import dataclass
@@ -51,15 +50,6 @@ class ServeSettings:
         )
 
 
-def tune_collector() -> None:
-    """The state cache holds many small objects; the default thresholds would have the cyclic
-    collector walk all of them every few hundred requests, a pause each time at the tail of the
-    latency. Collect young objects less often, and leave what exists at start-up out of it."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 def build(store: SqlStore, settings: ServeSettings) -> FastAPI:
     """The application one process serves."""
     from credo.service import create_app
@@ -71,11 +61,12 @@ def build(store: SqlStore, settings: ServeSettings) -> FastAPI:
 
 def worker_app() -> FastAPI:
     """uvicorn's factory in each worker process."""
+    from credo.service.work import share_the_interpreter
     from credo.storage import open_store
 
     settings = ServeSettings.imported()
     store = open_store(settings.url)
     store.require_ledger()
     app = build(store, settings)
-    tune_collector()
+    share_the_interpreter()
     return app

@@ -53,6 +53,13 @@ _SUBJECT_CORRECTIONS = (
     "SELECT position, record_position, action, reason, actor, recorded_us FROM corrections WHERE record_position IN "
     "(SELECT position FROM records WHERE subject = {mark}) AND position <= {mark} ORDER BY position"
 )
+_CHANGED_SUBJECTS = (
+    "SELECT subject FROM records WHERE position > {mark} AND position <= {mark} UNION SELECT records.subject "
+    "FROM corrections JOIN records ON records.position = corrections.record_position "
+    "WHERE corrections.position > {mark} AND corrections.position <= {mark}"
+)
+_SUBJECT_SIZE = "SELECT count(*) FROM records WHERE subject = {mark} AND position <= {mark}"
+_NEW_VERSIONS = "SELECT count(*) FROM rulebook_versions WHERE position > {mark} AND position <= {mark}"
 _LOOKUP_CHUNK = 5_000  # ids per query (SQLite allows 250,000 parameters since 3.32)
 
 
@@ -486,6 +493,20 @@ class Reader:
             self.cursor.execute(_SUBJECT_CORRECTIONS.format(mark=self.mark), (subject, upto))
             fixes = [Correction(*row) for row in self.cursor.fetchall()]
         return stored, fixes
+
+    def changed_subjects(self, after: int, upto: int) -> set[str] | None:
+        """The subjects whose records or corrections lie in positions (after, upto]; None when a
+        rulebook version does (it may change everyone's state)."""
+        self.cursor.execute(_NEW_VERSIONS.format(mark=self.mark), (after, upto))
+        if int(self.cursor.fetchone()[0]):
+            return None
+        self.cursor.execute(_CHANGED_SUBJECTS.format(mark=self.mark), (after, upto, after, upto))
+        return {row[0] for row in self.cursor.fetchall()}
+
+    def size(self, subject: str, upto: int) -> int:
+        """How many records a subject has up to a ledger position (from the index: cheap)."""
+        self.cursor.execute(_SUBJECT_SIZE.format(mark=self.mark), (subject, upto))
+        return int(self.cursor.fetchone()[0])
 
 
 def _stored(row: Any) -> StoredRecord:

@@ -10,5 +10,6 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", responses=refusals())
-def healthz(svc: Svc) -> Health:
+async def healthz(svc: Svc) -> Health:
+    # On the event loop: one small query, no thread to wait for behind costly questions.
     return Health(ok=True, ledger_head=svc.store.head())

@@ -1,5 +1,7 @@
 """Records in: agencies submit them."""
 
+from functools import partial
+
 from fastapi import APIRouter
 
 from credo.service.answers import Receipts
@@ -12,6 +14,10 @@ router = APIRouter(prefix="/v1/records", tags=["records"])
 
 
 @router.post("", responses=refusals(*KEYED, *BODY))
-def submit(batch: RecordBatch, key: Agency, svc: Svc) -> Receipts:
+async def submit(batch: RecordBatch, key: Agency, svc: Svc) -> Receipts:
     """Agencies send records; idempotent by (source, id); a bad row rejects the whole batch."""
-    return submit_records(svc, key, batch)
+    receipts = await svc.work.light(partial(submit_records, svc, key, batch, deliver=False))
+    # The notices (two evaluations a subject touched) in the heavy lane, after the write: owed in
+    # its transaction already, so they wait their turn rather than being refused.
+    await svc.work.heavy(svc.deliverer.after_write, refuse=False)
+    return receipts
