@@ -28,8 +28,10 @@ from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
 from credo.service.views import whole_file
 from credo.storage.sql import SqlStore
+from credo.web.desk import population_over_time, received_per_day
+from credo.web.key_pages import add_key_pages
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
-from credo.web.views import person_file, population_figures, records_page, rulebook_page, run_history, when
+from credo.web.views import person_file, population_figures, records_page, rulebook_page, when
 
 HERE = Path(__file__).parent
 #: No inline script or style anywhere; every asset is served from this origin.
@@ -257,17 +259,16 @@ def mount_pages(
             }
             for a in waiting
         ]
-        may_review = session.key.role == "reviewer"
         rulebook = history.in_force(now) if history else None
-        runs = run_history(store.population_runs(), rulebook) if rulebook else []
+        runs = store.population_runs()
         return page(
             request,
             "desk.html",
             appeals=rows,
-            may_review=may_review,
+            may_review=session.key.role == "reviewer",
             role=session.key.role,
-            runs=runs,
-            list_names=list(runs[0].lists) if runs else [],
+            population=population_over_time(runs, rulebook) if rulebook and runs else [],
+            received=received_per_day(store, now, tz),
         )
 
     @router.get("/desk/appeals/{appeal_id}", response_class=HTMLResponse)
@@ -352,6 +353,7 @@ def mount_pages(
         history = ledger.history()
         return history.versions[-1].rulebook.tz if history else dt.UTC
 
+    add_key_pages(router, store, ledger, clock, page, signed_in)
     app.state.sessions = sessions  # `credo demo` makes one-time sign-in links with it
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
