@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.errors import Conflict, CredoError, NotFound
@@ -28,6 +28,7 @@ from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
 from credo.service.views import whole_file
 from credo.storage.sql import SqlStore
+from credo.templating import environment
 from credo.web.desk import population_over_time, received_per_day
 from credo.web.key_pages import add_key_pages
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
@@ -43,13 +44,8 @@ PAGE_PREFIXES = ("/rulebook", "/me", "/desk", "/sign-in", "/sign-out", "/static"
 
 
 def templates() -> Environment:
-    """The one autoescaping Jinja2 environment of credo's pages."""
-    return Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html", "xml"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The one autoescaping Jinja2 environment of credo's pages (and the simulator's reports)."""
+    return environment()
 
 
 class PageHeaders:
