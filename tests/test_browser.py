@@ -20,6 +20,7 @@ import uvicorn
 
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
+from credo.service.auth import digest
 from credo.storage import SqlStore
 from tests.conftest import ROOT, SCENARIOS
 from tests.stores import initialised, sqlite_url
@@ -58,6 +59,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     keys = {
         "subject": create_key(store, "subject", NOW, subject="p-zhang-wei"),
         "reviewer": create_key(store, "reviewer", NOW),
+        "admin": create_key(store, "admin", NOW),
     }
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(store, lambda: NOW), host="127.0.0.1", port=port,
@@ -164,3 +166,38 @@ def test_a_person_appeals_and_a_reviewer_reverses(chromium: Any, site: tuple[str
     me.check("my-file-after-appeal-phone")
     person.close()
     desk.close()
+
+
+def test_an_admin_makes_a_key_and_revokes_it(chromium: Any, site: tuple[str, dict[str, str], SqlStore]) -> None:
+    base, keys, store = site
+    for viewport, suffix in (({"width": 1280, "height": 900}, ""), ({"width": 390, "height": 844}, "-phone")):
+        context = chromium.new_context(viewport=viewport)
+        admin = Watched(context.new_page(), base)
+        _sign_in(admin.page, base, keys["admin"])
+        admin.page.get_by_role("link", name="API keys").click()
+        admin.page.wait_for_load_state()
+        assert admin.page.get_by_role("heading", level=1).inner_text() == "API keys"
+
+        admin.page.get_by_label("Role").select_option("reviewer")
+        admin.page.get_by_label("Expires").fill("P30D")
+        admin.page.get_by_role("button", name="Make the key").click()
+        admin.page.wait_for_load_state()
+        key = admin.page.get_by_label("The new key").input_value()
+        assert key.startswith("credo_reviewer_") and key not in admin.page.url
+        assert "cannot show it again" in admin.page.inner_text("main")
+        admin.check(f"desk-key-made{suffix}")
+        made = next(found for found in store.keys_list() if found.key_hash == digest(key))
+
+        admin.page.get_by_role("link", name="Back to the keys").click()
+        admin.page.wait_for_load_state()
+        assert key not in admin.page.content()
+        admin.page.get_by_role("link", name=f"Revoke key {made.id}").click()
+        admin.page.wait_for_load_state()
+        admin.page.get_by_label("Why it is revoked").fill("made for the browser test")
+        admin.check(f"desk-key-revoke{suffix}")
+        admin.page.get_by_role("button", name="Revoke the key").click()
+        admin.page.wait_for_load_state()
+        assert f"Key {made.id} is revoked" in admin.page.inner_text("main")
+        assert made.key_hash in store.revoked_keys()
+        admin.check(f"desk-keys{suffix}")
+        context.close()

@@ -161,3 +161,23 @@ def test_compare_page_escapes_and_says_when_no_rule_differs() -> None:
     html, named = compare_page(summary)
     assert "&lt;a&gt;" in html and "<a>" not in html and "the two rulebooks hold the same rules" in html
     assert named == ["decisions", "tiers", "lists"]
+
+
+def test_a_rulebook_detail_with_a_script_is_escaped_in_the_report_file(tmp_path: Path) -> None:
+    """Through `simulate` itself: the report.html it writes, rendered by the web's one environment,
+    works from disk (its stylesheet inlined, nothing linked or scripted) and escapes every cell."""
+    scenario = tmp_path / "scenario"
+    scenario.mkdir()
+    hostile = '<script>alert("detail")</script>'
+    text = (ARTICLE / "rulebook.yaml").read_text()
+    assert 'detail: "may not buy flight tickets"' in text
+    (scenario / "rulebook.yaml").write_text(text.replace('"may not buy flight tickets"', repr(hostile)))
+    (scenario / "population.yaml").write_text((ARTICLE / "population.yaml").read_text())
+    rulebook = load_rulebook(scenario / "rulebook.yaml")
+    assert rulebook.measures["flight_ban"].detail == hostile
+    simulate(load_scenario(scenario), Plan(1500, 1, 3, dt.datetime(2024, 1, 1, tzinfo=rulebook.tz)), tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<script" not in html and hostile not in html
+    assert "&lt;script&gt;alert(&#34;detail&#34;)&lt;/script&gt;" in html
+    assert '<header class="top">' in html and "<style>" in html and "--accent" in html  # the pages' sheet
+    assert 'rel="stylesheet"' not in html and "/static/" not in html  # nothing to fetch: it works offline

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credo.ledger.book import Ledger
+from credo.ledger.chain import micros
 from credo.rules import load_rulebook
 from credo.service import create_app, create_key
 from credo.storage import SqlStore
@@ -280,3 +281,207 @@ def test_a_tampered_ledger_shows_no_page(store: SqlStore, keys: dict[str, str], 
     page = tampered.get("/rulebook")
     assert page.status_code == 503 and "cannot be shown" in page.text and "<html" in page.text
     assert tampered.get("/static/credo.css").status_code == 200
+
+
+# The operator's desk: every section for every operator role, and the API keys (admin only).
+
+OPERATORS = ("reviewer", "auditor", "admin")
+
+
+def _records_in(store: SqlStore) -> int:
+    from sqlalchemy import text
+
+    with store.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM records")).scalar_one())
+
+
+def test_each_operator_sees_only_what_its_role_may(store: SqlStore, keys: dict[str, str], tmp_path: Path) -> None:
+    from credo.service.overview import count_population
+
+    older = NOW - dt.timedelta(days=3)
+    count_population(Ledger(store, lambda: older), store, older, tmp_path / "old", clock=lambda: older)
+    summary = count_population(Ledger(store, lambda: NOW), store, NOW, tmp_path / "run", clock=lambda: NOW)
+    received = _records_in(store)
+    links = {"/desk/decisions": ("auditor", "admin"), "/desk/chain": ("auditor", "admin"), "/desk/keys": ("admin",)}
+    for role in OPERATORS:
+        client = browser(store)
+        sign_in(client, keys[role])
+        page = client.get("/desk")
+        assert page.status_code == 200, role
+        text = page.text
+        for link, allowed in links.items():
+            assert (f'href="{link}"' in text) == (role in allowed), (role, link)
+        # Records received per day, in the rulebook's zone (Asia/Shanghai: the ingest at 00:00 UTC is 08:00 there).
+        assert re.search(rf"<td>1 June 2025</td><td class=\"num\">{received}</td>", text), role
+        assert '<td>31 May 2025</td><td class="num">0</td>' in text
+        # The population over time: both kept runs, newest first, lists and measures in words.
+        debtors = summary["lists"]["dishonest_judgment_debtors"]
+        assert "Grades in citizen" in text and "On each list" in text and "Under each consequence" in text
+        lists = text.split("<caption>On each list</caption>", 1)[1].split("</table>", 1)[0]
+        newest, oldest = "<td>1 June 2025, 08:00</td><td>1 June 2025, 08:00</td>", "<td>29 May 2025, 08:00</td>"
+        assert lists.index(newest) < lists.index(oldest)
+        rulebook = load_rulebook(ARTICLE)
+        column = list(rulebook.lists).index("dishonest_judgment_debtors")
+        row = lists.split(newest, 1)[1].split("</tr>", 1)[0]
+        assert re.findall(r'<td class="num">([\d,]+)</td>', row)[column] == f"{debtors:,}"
+        flight = load_rulebook(ARTICLE).measures["flight_ban"].detail
+        assert flight.replace("'", "&#39;") in text
+
+
+def test_overdue_disputes_are_flagged_oldest_deadline_first(store: SqlStore, keys: dict[str, str]) -> None:
+    from credo.service.appeals import Appeals
+    from credo.service.auth import digest
+
+    ledger = Ledger(store, lambda: NOW)
+    # Li Na's dispute is filed later (its answer is due later) and Zhang Wei's sooner: the desk puts Zhang Wei's first.
+    Appeals(store, ledger, lambda: NOW + dt.timedelta(days=40)).file("p-li-na", store.records("p-li-na")[0].id, "no")
+    Appeals(store, ledger, lambda: NOW).file("p-zhang-wei", store.records("p-zhang-wei")[0].id, "wrong")
+    deadline = max(appeal.deadline_us for appeal in store.appeals())
+    between = NOW + dt.timedelta(days=50)  # past Zhang Wei's deadline, before Li Na's
+    assert micros(between) < deadline
+    app = create_app(store, lambda: between)
+    for role in OPERATORS:
+        token = app.state.sessions.one_time_link(digest(keys[role]))
+        client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+        form = client.get(f"/sign-in/once/{token}")
+        client.post(f"/sign-in/once/{token}", data={"csrf": csrf_of(form.text)})
+        text = client.get("/desk").text
+        assert "2 waiting, <strong>1 overdue</strong>" in text, role
+        assert text.count('<tr class="overdue">') == 1
+        assert text.index("p-zhang-wei</td>") < text.index("p-li-na</td>")
+        first = text.split('<tr class="overdue">', 1)[1].split("</tr>", 1)[0]
+        assert "p-zhang-wei" in first and "overdue: the record is suspended" in first
+        assert ('href="/desk/appeals/' in text) == (role == "reviewer")
+
+
+def test_records_received_are_counted_per_day_in_the_zone(store_url: str, tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL: quarter hours counted in SQL, added up into the zone's days."""
+    from credo.web.desk import DAYS, received_per_day
+
+    store = initialised(store_url)
+    Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(ARTICLE, "2019-01-01")
+    Ledger(store, lambda: NOW).ingest(EXAMPLE)
+
+    # 15:30 UTC on 28 May is 23:30 in Shanghai; 16:30 UTC is already 29 May there.
+    for index, instant in enumerate(("2025-05-28T15:30:00", "2025-05-28T16:30:00", "2025-05-28T16:45:00")):
+        (tmp_path / f"r{index}.csv").write_text(
+            f"id,subject,behaviour,at,source\nq{index},p-new,fraud,2025-05-01,court\n"
+        )
+        clock = dt.datetime.fromisoformat(instant).replace(tzinfo=dt.UTC)
+        Ledger(store, lambda clock=clock: clock).ingest(tmp_path / f"r{index}.csv")
+    tz = load_rulebook(ARTICLE).tz
+    days = {line.day: line.count for line in received_per_day(store, NOW, tz)}
+    assert len(days) == DAYS and days["28 May 2025"] == 1 and days["29 May 2025"] == 2
+    assert days["1 June 2025"] == _records_in(store) - 3
+    assert "10 May 2025" not in days  # older than the days counted
+    store.close()
+
+
+def _keys_page(client: TestClient) -> str:
+    page = client.get("/desk/keys")
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_an_admin_makes_a_key_sees_it_once_and_revokes_it(store: SqlStore, keys: dict[str, str]) -> None:
+    admin = browser(store)
+    sign_in(admin, keys["admin"])
+    listing = _keys_page(admin)
+    for stored in store.keys_list():
+        assert stored.id in listing
+        assert stored.key_hash not in listing  # only the start of the fingerprint
+    assert "p-zhang-wei" in listing and "buy_flight_ticket" in listing and "court" in listing
+    assert all(key not in listing for key in keys.values())
+
+    form = {"role": "provider", "actions": "buy_flight_ticket", "source": "court", "subject": "",
+            "expires": "P30D", "csrf": csrf_of(listing)}  # fmt: skip
+    made = admin.post("/desk/keys", data=form)
+    assert made.status_code == 200, made.text
+    assert made.headers["cache-control"] == "no-store"
+    found = re.search(r'value="(credo_provider_[^"]+)"', made.text)
+    assert found, made.text
+    key = found.group(1)
+    assert "1 July 2025" in made.text  # the expiry, 30 days on, in the rulebook's zone
+    newest = store.key(digest_of(key))
+    assert newest is not None and newest.role == "provider" and newest.source is None
+    assert newest.actions == ("buy_flight_ticket",)
+    assert key not in _keys_page(admin)  # shown once: never again
+    asked = browser(store).post("/v1/decisions", json={"subject": "p-zhang-wei", "action": "buy_flight_ticket"},
+                                headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert asked.status_code == 200
+
+    confirm = admin.get(f"/desk/keys/{newest.id}/revoke")
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.text
+    forged = admin.post(f"/desk/keys/{newest.id}/revoke", data={"reason": "lost", "csrf": "forged"})
+    assert forged.status_code == 400 and store.revoked_keys() == set()
+    no_reason = admin.post(f"/desk/keys/{newest.id}/revoke", data={"reason": " ", "csrf": csrf_of(confirm.text)})
+    assert no_reason.status_code == 400 and "write why" in no_reason.text
+    done = admin.post(f"/desk/keys/{newest.id}/revoke", data={"reason": "lost", "csrf": csrf_of(confirm.text)})
+    assert done.status_code == 303 and done.headers["location"] == f"/desk/keys?revoked={newest.id}"
+    after = admin.get(done.headers["location"]).text
+    assert f"Key {newest.id} is revoked" in after and "revoked 1 June 2025, 08:00" in after
+    assert store.revoked_keys() == {newest.key_hash}
+    with store.engine.connect() as connection:  # a new entry in the revocations' chain, by this admin
+        from sqlalchemy import text
+
+        rows = connection.execute(text("SELECT reason, actor FROM key_revocations")).all()
+    admin_key = store.key(digest_of(keys["admin"]))
+    assert admin_key is not None and [tuple(row) for row in rows] == [("lost", f"admin {admin_key.id}")]
+    refused = browser(store).post("/v1/decisions", json={"subject": "p-zhang-wei", "action": "buy_flight_ticket"},
+                                  headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert refused.status_code == 401
+    again = admin.post(f"/desk/keys/{newest.id}/revoke", data={"reason": "again", "csrf": csrf_of(confirm.text)})
+    assert again.status_code == 409
+    assert admin.get("/desk/keys/0123456789abcdef/revoke").status_code == 404
+    assert admin.get(f"/desk/keys/{key}/revoke").status_code == 404  # an address never takes a key
+
+
+def digest_of(key: str) -> str:
+    from credo.service.auth import digest
+
+    return digest(key)
+
+
+@pytest.mark.parametrize(
+    ("form", "says"),
+    [
+        ({"role": "wizard"}, "choose the key&#39;s role"),
+        ({"role": ""}, "choose the key&#39;s role"),
+        ({"role": "agency"}, "an agency key needs a source"),
+        ({"role": "agency", "source": "the_press"}, "unknown source &#39;the_press&#39;"),
+        ({"role": "provider", "actions": "fly"}, "unknown action &#39;fly&#39;"),
+        ({"role": "subject"}, "a subject key needs a subject"),
+        ({"role": "reviewer", "expires": "ninety days"}, "the expiry"),
+        ({"role": "reviewer", "expires": "2020-01-01"}, "is not in the future"),
+        ({"role": "subject", "subject": "p\x01x"}, "subject"),
+    ],
+)
+def test_a_bad_key_form_is_the_form_again(store: SqlStore, keys: dict[str, str], form: dict[str, str],
+                                          says: str) -> None:  # fmt: skip
+    admin = browser(store)
+    sign_in(admin, keys["admin"])
+    before = len(store.keys_list())
+    answer = admin.post("/desk/keys", data={**form, "csrf": csrf_of(_keys_page(admin))})
+    assert answer.status_code == 400, answer.text
+    assert "The key was not made" in answer.text and says in answer.text
+    assert 'action="/desk/keys"' in answer.text  # the form again, with what was typed
+    if form.get("source"):
+        assert f'value="{form["source"]}"' in answer.text
+    assert len(store.keys_list()) == before
+
+
+def test_only_an_admin_reaches_the_keys(store: SqlStore, keys: dict[str, str]) -> None:
+    anonymous = browser(store)
+    assert anonymous.get("/desk/keys").status_code == 401
+    assert anonymous.post("/desk/keys", data={"role": "admin"}).status_code == 401
+    target = store.keys_list()[0].id
+    for role in ROLES:
+        client = browser(store)
+        sign_in(client, keys[role])
+        expected = 200 if role == "admin" else 403
+        assert client.get("/desk/keys").status_code == expected, role
+        assert client.get(f"/desk/keys/{target}/revoke").status_code == expected, role
+        if role != "admin":
+            assert client.post("/desk/keys", data={"role": "admin", "csrf": "x"}).status_code == 403
+            assert client.post(f"/desk/keys/{target}/revoke", data={"reason": "x", "csrf": "x"}).status_code == 403
+    assert len(store.keys_list()) == len(keys) and all(key.revoked_us is None for key in store.keys_list())

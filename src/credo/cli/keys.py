@@ -9,11 +9,11 @@ import typer
 
 from credo.cli import service
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, data_table, emit, fail, stdout, store
+from credo.errors import Conflict, NotFound
 from credo.ledger.book import Ledger, utc_now
-from credo.ledger.chain import from_micros, micros
+from credo.ledger.chain import from_micros
 from credo.rules.model import Rulebook
-from credo.service.auth import digest
-from credo.storage.logs import StoredKey
+from credo.service.keys import BadKeyRequest, key_status, revoke_key
 from credo.storage.sql import SqlStore
 
 
@@ -23,14 +23,6 @@ def scope_rulebook(opened: SqlStore, now: dt.datetime) -> Rulebook | None:
     if not history:
         return None
     return history.in_force(now) or history.versions[0].rulebook
-
-
-def _status(key: StoredKey, now: dt.datetime) -> str:
-    if key.revoked_us is not None:
-        return "revoked"
-    if key.expires_us is not None and micros(now) >= key.expires_us:
-        return "expired"
-    return "active"
 
 
 def _when(value: int | None) -> str | None:
@@ -44,7 +36,7 @@ def list_keys(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
     rows: list[dict[str, Any]] = [
         {"id": key.id, "role": key.role, "source": key.source, "actions": list(key.actions), "subject": key.subject,
          "created": _when(key.created_us), "expires": _when(key.expires_us), "revoked": _when(key.revoked_us),
-         "status": _status(key, now)}
+         "status": key_status(key, now)}
         for key in keys
     ]  # fmt: skip
     if as_json:
@@ -53,7 +45,7 @@ def list_keys(url: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         return
     table = data_table("id", "role", "scope", "created", "expires", "status")
     for row in rows:
-        scope = row["source"] or ",".join(row["actions"]) or row["subject"] or ""
+        scope = row["source"] or ",".join(row["actions"]) or row["subject"] or ""  # the CLI's spelling: A,B
         table.add_row(row["id"], row["role"], scope, row["created"][:19], (row["expires"] or "never")[:19],
                       row["status"])  # fmt: skip
     table.show()
@@ -67,23 +59,15 @@ def revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key: it answers 401 from then on. A revocation is a new entry; the key's row stays."""
-    opened = store(url)
-    if key.startswith("credo_"):
-        wanted = [found for found in opened.keys_list() if found.key_hash == digest(key)]
-    elif len(key) < 8:
-        fail(f"key id {key!r} is too short: give at least 8 characters of the id `credo keys list` shows")
-    else:
-        wanted = [found for found in opened.keys_list() if found.key_hash.startswith(key.lower())]
-    if not wanted:
-        fail(f"no key {key!r} in this store (see `credo keys list`)")
-    if len(wanted) > 1:
-        fail(f"key id {key!r} names {len(wanted)} keys; give more of it")
     if not reason.strip() or not actor.strip():
         fail("a revocation needs a reason and who made it (--reason, --by)")
-    found = wanted[0]
     now = utc_now()
-    if not opened.revoke_key(found.key_hash, micros(now), reason, actor):
-        fail(f"key {found.id} is already revoked")
+    try:
+        found = revoke_key(store(url), key, reason, actor, now)
+    except NotFound as exc:
+        fail(f"{exc} (see `credo keys list`)")
+    except (BadKeyRequest, Conflict) as exc:
+        fail(str(exc))
     if as_json:
         emit({"id": found.id, "revoked": now.isoformat()})
     else:

@@ -10,8 +10,9 @@ import typer
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, emit, fail, stderr, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import utc_now
-from credo.service import ROLES, create_key
-from credo.service.auth import key_expiry
+from credo.ledger.chain import from_micros
+from credo.service import ROLES
+from credo.service.keys import BadKeyRequest, make_key
 from credo.service.replay import replay as replay_decision
 from credo.service.sweep import sweep as sweep_store
 
@@ -88,16 +89,15 @@ def create(
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     wanted = tuple(action.strip() for action in (actions or "").split(",") if action.strip())
-    opened, now = store(url), utc_now()
     try:
-        until = None if expires is None else key_expiry(expires, now)
-        key = create_key(opened, role, now, source=source, actions=wanted, subject=subject, expires=until)
-    except (CredoError, ValueError) as exc:
+        made = make_key(store(url), role, utc_now(), source=source, actions=wanted, subject=subject, expires=expires)
+    except BadKeyRequest as exc:
         fail(str(exc))
     if as_json:
-        emit({"key": key, "expires": None if until is None else until.isoformat()})
+        until = made.stored.expires_us
+        emit({"key": made.key, "expires": None if until is None else from_micros(until).isoformat()})
     else:
-        stdout.print(key)
+        stdout.print(made.key)
         stderr.print("keep this key: credo stores only its hash and cannot show it again")
 
 

@@ -21,9 +21,9 @@ from credo.rules.model import Rulebook
 from credo.rules.time import iso
 from credo.simulation import plots
 from credo.simulation.city import City
-from credo.simulation.report import count, environment
 from credo.simulation.run import Plan, Scenario, Step, publish, score, simulate_city
 from credo.simulation.scoring import Snapshot
+from credo.templating import count, environment
 
 Flags = npt.NDArray[np.bool_]
 
@@ -172,5 +172,6 @@ def _page(summary: dict[str, Any]) -> tuple[str, list[str]]:
     ]  # fmt: skip
     page = {**summary, "at": summary["at"][:10], "sections": sections, "by": by,
             "rules": [change["sentence"] for change in summary.get("rules", [])]}  # fmt: skip
-    html = environment().get_template("compare.html").render(page)
+    page |= {"kind": "reform comparison", "command": "credo compare", "data": "compare.json"}
+    html = environment().get_template("reports/compare.html").render(page)
     return html, [section["plot"]["name"] for section in sections]

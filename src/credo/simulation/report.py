@@ -1,46 +1,20 @@
 """report.html: a self-contained page a journalist can read, every figure from summary.json.
 
-The page is a Jinja2 template (templates/report.html) with autoescape on: every name and number
-that reaches it from a rulebook or a spec is escaped. Python only shapes the figures into rows.
+The page is the web's template reports/report.html, rendered by credo's one autoescaping Jinja2
+environment (credo.templating) with the pages' layout and their stylesheet inlined, so that the
+file works offline: every name and number that reaches it from a rulebook or a spec is escaped.
+Python only shapes the figures into rows.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from credo.simulation import plots
 from credo.simulation.summary import MIN_MEMBERS
+from credo.templating import count, environment, per_million, percent
 
-
-def count(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.3g}%"
-
-
-def per_million(value: float) -> str:
-    """A figure per million in whole numbers (5,050, not 5,050.0); under ten, two significant digits."""
-    if value >= 10:
-        return f"{value:,.0f}"
-    return f"{value:.2g}" if value else "0"
-
-
-@cache
-def environment() -> Environment:
-    templates = Environment(
-        loader=PackageLoader("credo.simulation", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    templates.filters.update(count=count, percent=percent, per_million=per_million)
-    return templates
+__all__ = ["count", "per_million", "percent", "render"]
 
 
 def _figure(name: str, uri: str, caption: str) -> dict[str, str]:
@@ -146,4 +120,5 @@ def render(summary: dict[str, Any]) -> tuple[str, list[str]]:
     named: list[str] = [plot["name"] for plot in figures["scores"]]
     named += [tier["plot"]["name"] for tier in tiers]
     named += [figures[key]["name"] for key in ("lists", "measures", "impact", "detection") if figures[key]]
-    return environment().get_template("report.html").render(page), named
+    page |= {"kind": "simulation report", "command": "credo simulate", "data": "summary.json"}
+    return environment().get_template("reports/report.html").render(page), named

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.errors import Conflict, CredoError, NotFound
@@ -23,8 +23,11 @@ from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
 from credo.service.services import Services
 from credo.service.views import whole_file
+from credo.templating import environment
+from credo.web.desk import population_over_time, received_per_day
+from credo.web.key_pages import add_key_pages
 from credo.web.sessions import BadForm, Session, Sessions, SignInRequired, check_csrf
-from credo.web.views import person_file, population_figures, records_page, rulebook_page, run_history, when
+from credo.web.views import person_file, population_figures, records_page, rulebook_page, when
 
 HERE = Path(__file__).parent
 #: No inline script or style anywhere; every asset is served from this origin.
@@ -36,13 +39,8 @@ PAGE_PREFIXES = ("/rulebook", "/me", "/desk", "/sign-in", "/sign-out", "/static"
 
 
 def templates() -> Environment:
-    """The one autoescaping Jinja2 environment of credo's pages."""
-    return Environment(
-        loader=FileSystemLoader(HERE / "templates"),
-        autoescape=select_autoescape(["html", "xml"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The one autoescaping Jinja2 environment of credo's pages (and the simulator's reports)."""
+    return environment()
 
 
 class PageHeaders:
@@ -245,17 +243,16 @@ def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> 
             }
             for a in waiting
         ]
-        may_review = session.key.role == "reviewer"
         rulebook = history.in_force(now) if history else None
-        runs = run_history(store.population_runs(), rulebook) if rulebook else []
+        runs = store.population_runs()
         return page(
             request,
             "desk.html",
             appeals=rows,
-            may_review=may_review,
+            may_review=session.key.role == "reviewer",
             role=session.key.role,
-            runs=runs,
-            list_names=list(runs[0].lists) if runs else [],
+            population=population_over_time(runs, rulebook) if rulebook and runs else [],
+            received=received_per_day(store, now, tz),
         )
 
     @router.get("/desk/appeals/{appeal_id}", response_class=HTMLResponse)
@@ -340,6 +337,7 @@ def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> 
         history = ledger.history()
         return history.versions[-1].rulebook.tz if history else dt.UTC
 
+    add_key_pages(router, store, ledger, clock, page, signed_in)
     app.state.sessions = sessions  # `credo demo` makes one-time sign-in links with it
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -676,22 +676,3 @@ def population_figures(runs: list[PopulationRunRow], rulebook: Rulebook) -> Popu
     ]  # fmt: skip
     return PopulationFigures(when(from_micros(run.computed_us), tz), when(from_micros(run.at_us), tz), whole,
                              int(summary.get("records", 0)), tiers, lists, measures)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunLine:
-    computed: str
-    at: str
-    subjects: int
-    lists: dict[str, int]
-
-
-def run_history(runs: list[PopulationRunRow], rulebook: Rulebook) -> list[RunLine]:
-    """Every kept run, newest first: the population on each list over time."""
-    tz = rulebook.tz
-    return [
-        RunLine(when(from_micros(run.computed_us), tz), when(from_micros(run.at_us), tz),
-                int(run.summary.get("subjects", 0)),
-                {humane(name): int(run.summary.get("lists", {}).get(name, 0)) for name in rulebook.lists})
-        for run in runs
-    ]  # fmt: skip
