@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
-import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -185,13 +184,13 @@ class SqlStore(ServiceLog, PopulationRuns):
         """Serialise appends (SQLite: the transaction began IMMEDIATE already)."""
 
     # A file of many records is ingested in several transactions where the store needs it (SQLite:
-    # its write lock would shut every other writer out for the whole file), each of at most
-    # `part_seconds`, the append turn held throughout, with a pause between them long enough for a
-    # waiting writer to get in. The file's records stay invisible until its last transaction (see
+    # its write lock would shut every other writer out for the whole file): its rows are read and
+    # checked outside any transaction, `part_rows` at a time, and each part is written in a short
+    # one, so the write lock is free while the next part is read. The append turn is held
+    # throughout, and the file's records stay invisible until its last transaction (see
     # schema.pending_files). None: one transaction however long (PostgreSQL: its readers and the
-    # service's other writers never wait for an appender).
-    part_seconds: float | None = None
-    part_pause = 0.15  # SQLite's busy handler retries every 100 ms once it has waited a while
+    # service's other writers never wait for an appender; its advisory lock is per transaction).
+    part_rows: int | None = None
 
     def _append_turn(self) -> AbstractContextManager[object]:
         """What appenders hold across a file's transactions (SQLite: a lock on a file beside the
@@ -205,7 +204,7 @@ class SqlStore(ServiceLog, PopulationRuns):
         this transaction continues that very file)."""
         with self._append_turn(), self._connect(write=True) as connection:
             self.lock(connection)
-            if not within_file and self.part_seconds is not None:
+            if not within_file and self.part_rows is not None:
                 self._discard_pending(connection)
             yield connection, self._tail(connection)
 
@@ -300,64 +299,80 @@ class SqlStore(ServiceLog, PopulationRuns):
         """Append new records: all of them, or (on any exception, or if the process dies) none,
         with the outbox entry that owes their notices.
 
-        One transaction, or where the store says so (part_seconds) several: the first marks the
-        file pending from its first position, the last unmarks it and owes its notices, and until
-        then readers see the ledger as it was before the file. With receipts, the tally keeps one
+        One transaction, or where the store says so (part_rows) several: the first marks the file
+        pending from its first position, the last unmarks it and owes its notices, and until then
+        readers see the ledger as it was before the file. With receipts, the tally keeps one
         receipt per submitted record (for the HTTP API); a file ingest keeps only counts, so that
         memory stays bounded however long the file. owe=False: a backfill of history, whose
         records are told to nobody.
         """
         tally = IngestTally(keep_receipts=receipts)
         recorded = micros(now)
+        if self.part_rows is None:
+            with self.appending() as (connection, tail):
+                before = tail.position
+                self._append_batches(connection, batches, tail, recorded, tally, on_conflict, on_batch)
+                if owe and tail.position > before:  # the notices the new records bring, owed with them
+                    self.owe(connection, "records", recorded, before, tail.position)
+            return tally
         remaining = iter(batches)
-        before: int | None = None  # the position before the file's first record
+        first: int | None = None  # the position before the file's first record
         pending = False
         with self._append_turn():
             try:
                 while True:
+                    part, last = self._read_part(remaining, self.part_rows)  # no lock held meanwhile
                     with self.appending(within_file=pending) as (connection, tail):
-                        before = tail.position if before is None else before
-                        more = self._append_part(connection, remaining, tail, recorded, tally, on_conflict, on_batch)
-                        if more and not pending:
+                        before = tail.position if first is None else first
+                        first = before
+                        self._append_batches(connection, part, tail, recorded, tally, on_conflict, on_batch)
+                        if not last and not pending:
                             connection.execute(
                                 pending_files.insert(), {"first_position": before + 1, "started_us": recorded}
                             )
-                        elif not more:
+                        elif last:
                             if pending:
                                 connection.execute(pending_files.delete())  # the whole file visible at once
                             if owe and tail.position > before:  # the notices the new records bring, owed with them
                                 self.owe(connection, "records", recorded, before, tail.position)
-                    pending = more
-                    if not more:
+                    if last:
                         return tally
-                    time.sleep(self.part_pause)  # the write lock let go: other writers get in
+                    pending = True
             except BaseException:
                 if pending:  # what the file's earlier transactions wrote goes (or the next appender's)
                     with suppress(Exception), self.appending():
                         pass
                 raise
 
-    def _append_part(
+    @staticmethod
+    def _read_part(batches: Iterator[Sequence[Incoming]], rows: int) -> tuple[list[Sequence[Incoming]], bool]:
+        """The next batches, up to at least `rows` records, and whether they are the file's last."""
+        part: list[Sequence[Incoming]] = []
+        size = 0
+        while size < rows:
+            batch = next(batches, None)
+            if batch is None:
+                return part, True
+            part.append(batch)
+            size += len(batch)
+        return part, False
+
+    def _append_batches(
         self,
         connection: Connection,
-        batches: Iterator[Sequence[Incoming]],
+        batches: Iterable[Sequence[Incoming]],
         tail: Tail,
         recorded: int,
         tally: IngestTally,
         on_conflict: Conflict,
         on_batch: Callable[[int], None] | None,
-    ) -> bool:
-        """Append batches until they run out (False) or this transaction has had its time (True)."""
-        started = time.monotonic()
+    ) -> None:
         for batch in batches:
             rows = self._new_rows(connection, batch, tail, recorded, tally, on_conflict)
             if rows:
                 self.insert_records(connection, rows)
             if on_batch is not None:
                 on_batch(len(batch))
-            if self.part_seconds is not None and time.monotonic() - started > self.part_seconds:
-                return True
-        return False
 
     def _new_rows(
         self,
