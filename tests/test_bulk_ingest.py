@@ -2,7 +2,7 @@
 
 Before: a 2.5-million-row `credo ingest` held SQLite's write lock for its whole length (82 s), and
 decisions, which log themselves, waited for it (77 s). Now a file is read outside any transaction
-and written 10,000 records at a time, each part a short transaction, the append turn held across
+and written 5,000 records at a time, each part a short transaction, the append turn held across
 them and the file invisible until the last one (schema.pending_files): a kill mid-file leaves
 nothing, and the next append discards what it left.
 """
@@ -10,6 +10,7 @@ nothing, and the next append discards what it left.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from credo.errors import RecordError
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
+from credo.service.appeals import Appeals
 from credo.storage import SqlStore
 from tests.conftest import ROOT, SCENARIOS
 from tests.stores import initialised, sqlite_url
@@ -177,3 +179,25 @@ def test_a_file_in_parts_is_invisible_until_its_last_and_owes_once(
     again = ledger.ingest(big_file(path, 400))  # the file put right (or the same file again)
     assert (again.accepted, again.duplicates) == (400 - landed, landed)
     assert store.verify().ok and store.head() == before + 400
+
+
+def test_an_overdue_appeal_waits_for_a_bulk_ingest_rather_than_failing_the_look(tmp_path: Path) -> None:
+    """While another process holds the append turn (an ingest), the look for overdue appeals that
+    every request makes stops at a busy store (before: StoreBusy, a 503 for the request that
+    looked); the next look, once the ingest is done, lapses the appeal."""
+    store = prepared(sqlite_url(tmp_path))
+    clock = [NOW]
+    ledger = Ledger(store, lambda: clock[0])
+    ledger.ingest(big_file(tmp_path / "one.csv", 1))
+    appeals = Appeals(store, ledger, lambda: clock[0])
+    filed = appeals.file("s0", "court:big-0", "not me")
+    clock[0] = NOW + dt.timedelta(days=400)  # long past its deadline
+    store.write_wait = 0.2
+    with open(f"{store.engine.url.database}-append.lock", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # what another process's ingest holds across its file
+        try:
+            assert appeals.lapse_overdue() == 0
+            assert "lapsed" not in appeals.find(filed.id).events
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+    assert appeals.lapse_overdue() == 1 and "lapsed" in appeals.find(filed.id).events

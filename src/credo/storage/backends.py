@@ -23,7 +23,7 @@ _CHAIN_LOCKS = 0x63726564  # "cred", with each service chain's number: the lock 
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
-    part_rows: int | None = 10_000  # about a tenth of a second of writing (parts read in about 0.5 s)
+    part_rows: int | None = 5_000  # a part's writing holds the write lock for about 0.1-0.4 s
 
     def __init__(self, url: str, engine: Engine) -> None:
         super().__init__(url, engine)

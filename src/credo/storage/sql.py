@@ -315,13 +315,15 @@ class SqlStore(ServiceLog, PopulationRuns):
                 if owe and tail.position > before:  # the notices the new records bring, owed with them
                     self.owe(connection, "records", recorded, before, tail.position)
             return tally
-        remaining = iter(batches)
+        size = self.part_rows
+        # Batches larger than a part in slices: what bounds how long the write lock is held.
+        remaining = (batch[start : start + size] for batch in batches for start in range(0, len(batch), size))
         first: int | None = None  # the position before the file's first record
         pending = False
         with self._append_turn():
             try:
                 while True:
-                    part, last = self._read_part(remaining, self.part_rows)  # no lock held meanwhile
+                    part, last = self._read_part(remaining, size)  # no transaction meanwhile: others write
                     with self.appending(within_file=pending) as (connection, tail):
                         before = tail.position if first is None else first
                         first = before
