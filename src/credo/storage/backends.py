@@ -47,7 +47,11 @@ class SqliteStore(SqlStore):
             finally:
                 self._turns.depth = depth
             return
-        with self._turn_file.open("a") as handle:
+        try:
+            handle = self._turn_file.open("a")
+        except OSError as exc:  # a folder credo may not write in: the ledger cannot be appended to either
+            raise StoreError(f"cannot append to the store {safe_url(self.url)}: {exc}") from exc
+        with handle:
             deadline = time.monotonic() + self.write_wait
             while True:
                 try:
