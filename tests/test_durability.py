@@ -49,8 +49,10 @@ def worker(url: str, paths: list[Path], pause: float = 0.0) -> subprocess.Popen[
 
 
 def stored_ids(store: SqlStore) -> list[str]:
+    """The ids of the records in the ledger (not those of a file left pending by a killed ingest)."""
+    query = "SELECT source_id FROM records WHERE position <= :head ORDER BY position"
     with store.engine.connect() as connection:
-        return [row[0] for row in connection.execute(text("SELECT source_id FROM records ORDER BY position"))]
+        return [row[0] for row in connection.execute(text(query), {"head": store.head()})]
 
 
 def positions(store: SqlStore) -> list[int]:

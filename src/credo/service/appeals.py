@@ -20,7 +20,7 @@ from credo.ledger.chain import from_micros, micros
 from credo.rules.time import iso
 from credo.service.answers import AppealView, PendingAppeals
 from credo.storage.logs import AppealRow, Planned
-from credo.storage.sql import SqlStore
+from credo.storage.sql import SqlStore, StoreBusy
 
 
 def view(appeal: AppealRow, now: dt.datetime) -> dict[str, Any]:
@@ -142,6 +142,8 @@ class Appeals:
                 self.store.settle_appeal(appeal.id, "lapsed", f"no answer by {deadline}", "credo", micros(now), plan)
             except Conflict:
                 continue  # resolved or lapsed meanwhile, by another request or process
+            except StoreBusy:
+                break  # another appender (a bulk ingest) holds the ledger: nothing was stored; the next look lapses it
             count += 1
         if count:
             self.delivered()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import fcntl
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from credo.storage.schema import RECORD_FIELDS
-from credo.storage.sql import DEFAULT_URL, SqlStore, StoreError, safe_url
+from credo.storage.sql import DEFAULT_URL, SqlStore, StoreBusy, StoreError, safe_url
 
 _APPEND_LOCK = 0x637265646F  # "credo": the PostgreSQL advisory lock held while appending
 _CHAIN_LOCKS = 0x63726564  # "cred", with each service chain's number: the lock of that chain's tail
@@ -19,6 +23,53 @@ _CHAIN_LOCKS = 0x63726564  # "cred", with each service chain's number: the lock 
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
+    part_rows: int | None = 5_000  # a part's writing holds the write lock for about 0.1-0.4 s
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        super().__init__(url, engine)
+        database = engine.url.database
+        on_disk = bool(database) and database != ":memory:"
+        self._turn_file = Path(f"{database}-append.lock") if on_disk else None
+        if self._turn_file is None:  # one connection's memory: no other process to let in
+            self.part_rows = None
+        self._turns = threading.local()
+
+    @contextmanager
+    def _append_turn(self) -> Iterator[object]:
+        """A lock on a file beside the ledger, held by one appender of any process at a time, and
+        across all the transactions of a file (re-entrant within a thread); the operating system
+        lets it go when its process dies."""
+        depth = getattr(self._turns, "depth", 0)
+        if depth or self._turn_file is None:
+            self._turns.depth = depth + 1
+            try:
+                yield self
+            finally:
+                self._turns.depth = depth
+            return
+        try:
+            handle = self._turn_file.open("a")
+        except OSError as exc:  # a folder credo may not write in: the ledger cannot be appended to either
+            raise StoreError(f"cannot append to the store {safe_url(self.url)}: {exc}") from exc
+        with handle:
+            deadline = time.monotonic() + self.write_wait
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(
+                            f"the store {safe_url(self.url)} is busy: another process is appending to it (an "
+                            "ingest?); try again when it is done"
+                        ) from None
+                    time.sleep(0.01)
+            self._turns.depth = 1
+            try:
+                yield self
+            finally:
+                self._turns.depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class PostgresStore(SqlStore):

@@ -313,7 +313,10 @@ class ServiceLog(OutboxLog):
             return [
                 row[0]
                 for row in connection.execute(
-                    select(schema.records.c.subject).distinct().order_by(schema.records.c.subject)
+                    select(schema.records.c.subject)
+                    .where(schema.visible(schema.records.c.position))
+                    .distinct()
+                    .order_by(schema.records.c.subject)
                 )
             ]
 

@@ -27,6 +27,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 
 metadata = MetaData()
@@ -221,3 +223,20 @@ outbox_delivered = Table(
     Column("outbox_id", BigInteger, primary_key=True, autoincrement=False),
     Column("delivered_us", BigInteger, nullable=False),
 )
+
+#: A file being ingested in several transactions (SQLite: so that its write lock is let go between
+#: them): its records, from first_position on, are in `records` but are no part of the ledger until
+#: the file's last transaction deletes this row (an ingest that died leaves it; the next appender
+#: deletes both). Every reader sees the ledger up to the position before.
+pending_files = Table(
+    "pending_files",
+    metadata,
+    Column("first_position", BigInteger, primary_key=True, autoincrement=False),
+    Column("started_us", BigInteger, nullable=False),
+)
+
+
+def visible(position: Any) -> Any:
+    """The condition that a records position is part of the ledger (not of a file still pending)."""
+    pending = select(func.min(pending_files.c.first_position)).scalar_subquery()
+    return position < func.coalesce(pending, 2**62)

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, inspect, select
+from sqlalchemy import Connection, Engine, Table, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -35,15 +35,18 @@ from credo.storage.schema import (
     RECORD_FIELDS,
     RULEBOOK_FIELDS,
     corrections,
+    pending_files,
     records,
     rulebook_versions,
+    visible,
 )
 
 DEFAULT_URL = "sqlite:///credo.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
-_HEAD = (
-    "SELECT coalesce(max(position), 0) FROM (SELECT max(position) AS position FROM records UNION ALL "
-    "SELECT max(position) FROM corrections UNION ALL SELECT max(position) FROM rulebook_versions) AS newest"
+_HEAD = (  # the newest entry, or the one before a file still pending (see schema.pending_files)
+    "SELECT coalesce((SELECT min(first_position) - 1 FROM pending_files), (SELECT coalesce(max(position), 0) FROM "
+    "(SELECT max(position) AS position FROM records UNION ALL SELECT max(position) FROM corrections UNION ALL "
+    "SELECT max(position) FROM rulebook_versions) AS newest))"
 )
 _SUBJECT_RECORDS = (
     "SELECT position, subject, subject_kind, behaviour, at_us, recorded_us, source, source_id, evidence, "
@@ -187,12 +190,36 @@ class SqlStore(ServiceLog, PopulationRuns):
     def lock(self, connection: Connection) -> None:
         """Serialise appends (SQLite: the transaction began IMMEDIATE already)."""
 
+    # A file of many records is ingested in several transactions where the store needs it (SQLite:
+    # its write lock would shut every other writer out for the whole file): its rows are read and
+    # checked outside any transaction, `part_rows` at a time, and each part is written in a short
+    # one, so the write lock is free while the next part is read. The append turn is held
+    # throughout, and the file's records stay invisible until its last transaction (see
+    # schema.pending_files). None: one transaction however long (PostgreSQL: its readers and the
+    # service's other writers never wait for an appender; its advisory lock is per transaction).
+    part_rows: int | None = None
+
+    def _append_turn(self) -> AbstractContextManager[object]:
+        """What appenders hold across a file's transactions (SQLite: a lock on a file beside the
+        ledger's; PostgreSQL needs none: its advisory lock is taken in each transaction)."""
+        return nullcontext()
+
     @contextmanager
-    def appending(self) -> Iterator[tuple[Connection, Tail]]:
-        """One transaction holding the append lock, with the chain's tail."""
-        with self._connect(write=True) as connection:
+    def appending(self, *, within_file: bool = False) -> Iterator[tuple[Connection, Tail]]:
+        """One transaction holding the append lock, with the chain's tail. Holding it, nobody else
+        is ingesting: a file left pending was left by an ingest that died, and is discarded (unless
+        this transaction continues that very file)."""
+        with self._append_turn(), self._connect(write=True) as connection:
             self.lock(connection)
+            if not within_file and self.part_rows is not None:
+                self._discard_pending(connection)
             yield connection, self._tail(connection)
+
+    def _discard_pending(self, connection: Connection) -> None:
+        first = connection.execute(select(func.min(pending_files.c.first_position))).scalar()
+        if first is not None:  # never part of the ledger: no reader has seen these records
+            connection.execute(records.delete().where(records.c.position >= first))
+            connection.execute(pending_files.delete())
 
     def head(self) -> int:
         """The position of the newest entry (0 for an empty ledger), in one query."""
@@ -276,26 +303,85 @@ class SqlStore(ServiceLog, PopulationRuns):
         receipts: bool = False,
         owe: bool = True,
     ) -> IngestTally:
-        """Append new records in one transaction: all of them, or (on any exception) none, with the
-        outbox entry that owes their notices.
+        """Append new records: all of them, or (on any exception, or if the process dies) none,
+        with the outbox entry that owes their notices.
 
-        With receipts, the tally keeps one receipt per submitted record (for the HTTP API); a file
-        ingest keeps only counts, so that memory stays bounded however long the file. owe=False:
-        a backfill of history, whose records are told to nobody.
+        One transaction, or where the store says so (part_rows) several: the first marks the file
+        pending from its first position, the last unmarks it and owes its notices, and until then
+        readers see the ledger as it was before the file. With receipts, the tally keeps one
+        receipt per submitted record (for the HTTP API); a file ingest keeps only counts, so that
+        memory stays bounded however long the file. owe=False: a backfill of history, whose
+        records are told to nobody.
         """
         tally = IngestTally(keep_receipts=receipts)
         recorded = micros(now)
-        with self.appending() as (connection, tail):
-            before = tail.position
-            for batch in batches:
-                rows = self._new_rows(connection, batch, tail, recorded, tally, on_conflict)
-                if rows:
-                    self.insert_records(connection, rows)
-                if on_batch is not None:
-                    on_batch(len(batch))
-            if owe and tail.position > before:  # the notices the new records bring, owed with them
-                self.owe(connection, "records", recorded, before, tail.position)
-        return tally
+        if self.part_rows is None:
+            with self.appending() as (connection, tail):
+                before = tail.position
+                self._append_batches(connection, batches, tail, recorded, tally, on_conflict, on_batch)
+                if owe and tail.position > before:  # the notices the new records bring, owed with them
+                    self.owe(connection, "records", recorded, before, tail.position)
+            return tally
+        size = self.part_rows
+        # Batches larger than a part in slices: what bounds how long the write lock is held.
+        remaining = (batch[start : start + size] for batch in batches for start in range(0, len(batch), size))
+        first: int | None = None  # the position before the file's first record
+        pending = False
+        with self._append_turn():
+            try:
+                while True:
+                    part, last = self._read_part(remaining, size)  # no transaction meanwhile: others write
+                    with self.appending(within_file=pending) as (connection, tail):
+                        before = tail.position if first is None else first
+                        first = before
+                        self._append_batches(connection, part, tail, recorded, tally, on_conflict, on_batch)
+                        if not last and not pending:
+                            connection.execute(
+                                pending_files.insert(), {"first_position": before + 1, "started_us": recorded}
+                            )
+                        elif last:
+                            if pending:
+                                connection.execute(pending_files.delete())  # the whole file visible at once
+                            if owe and tail.position > before:  # the notices the new records bring, owed with them
+                                self.owe(connection, "records", recorded, before, tail.position)
+                    if last:
+                        return tally
+                    pending = True
+            except BaseException:
+                if pending:  # what the file's earlier transactions wrote goes (or the next appender's)
+                    with suppress(Exception), self.appending():
+                        pass
+                raise
+
+    @staticmethod
+    def _read_part(batches: Iterator[Sequence[Incoming]], rows: int) -> tuple[list[Sequence[Incoming]], bool]:
+        """The next batches, up to at least `rows` records, and whether they are the file's last."""
+        part: list[Sequence[Incoming]] = []
+        size = 0
+        while size < rows:
+            batch = next(batches, None)
+            if batch is None:
+                return part, True
+            part.append(batch)
+            size += len(batch)
+        return part, False
+
+    def _append_batches(
+        self,
+        connection: Connection,
+        batches: Iterable[Sequence[Incoming]],
+        tail: Tail,
+        recorded: int,
+        tally: IngestTally,
+        on_conflict: Conflict,
+        on_batch: Callable[[int], None] | None,
+    ) -> None:
+        for batch in batches:
+            rows = self._new_rows(connection, batch, tail, recorded, tally, on_conflict)
+            if rows:
+                self.insert_records(connection, rows)
+            if on_batch is not None:
+                on_batch(len(batch))
 
     def _new_rows(
         self,
@@ -366,7 +452,7 @@ class SqlStore(ServiceLog, PopulationRuns):
         self, subject: str | None = None, known_at: dt.datetime | None = None, upto: int | None = None
     ) -> list[StoredRecord]:
         """Records in ledger order; known_at and upto (a ledger position) answer as credo knew then."""
-        query = select(records).order_by(records.c.position)
+        query = select(records).where(visible(records.c.position)).order_by(records.c.position)
         if subject is not None:
             query = query.where(records.c.subject == subject)
         if known_at is not None:
@@ -377,7 +463,7 @@ class SqlStore(ServiceLog, PopulationRuns):
             return [_stored(row) for row in connection.execute(query).mappings()]
 
     def record(self, position: int | None = None, key: tuple[str, str] | None = None) -> StoredRecord | None:
-        query = select(records)
+        query = select(records).where(visible(records.c.position))
         if position is not None:
             query = query.where(records.c.position == position)
         elif key is not None:
@@ -393,7 +479,11 @@ class SqlStore(ServiceLog, PopulationRuns):
         with self._connect() as connection:
             for start in range(0, len(wanted), _LOOKUP_CHUNK):
                 chunk = wanted[start : start + _LOOKUP_CHUNK]
-                query = select(records.c.subject, records.c.subject_kind).where(records.c.subject.in_(chunk)).distinct()
+                query = (
+                    select(records.c.subject, records.c.subject_kind)
+                    .where(records.c.subject.in_(chunk), visible(records.c.position))
+                    .distinct()
+                )
                 for subject, kind in connection.execute(query):
                     found.setdefault(subject, set()).add(kind)
         return found
@@ -441,6 +531,8 @@ class SqlStore(ServiceLog, PopulationRuns):
             ):
                 query = select(table.c.position, table.c.hash, *(table.c[name] for name in names))
                 query = query.where(table.c.position > after)
+                if table is records:  # not a file still pending: it is no part of the chain yet
+                    query = query.where(visible(records.c.position))
                 streams.append(_chain_entries(kind, connection.execute(query.order_by(table.c.position))))
             yield from heapq.merge(*streams, key=lambda entry: entry.position)
 
