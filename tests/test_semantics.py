@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from credo.rules import Rulebook
+from credo.rules.time import iso
 from tests.conftest import make_rulebook, records, state_at
 
 BEHAVIOURS = {name: {"category": "conduct"} for name in ("join", "bad", "good", "wipe", "other")}
@@ -207,4 +210,19 @@ def test_calendar_arithmetic_uses_the_rulebooks_zone_whatever_offset_a_record_ha
     as_local = records(("s", "bad", "2024-01-31T00:00:00+08:00"))
     for rows in (as_utc, as_local):
         (entry,) = state_at(rulebook, rows, "2024-02-01").timelines["p"].entries
-        assert entry.end is not None and entry.end.isoformat() == "2024-02-29T00:00:00+08:00"
+        # The instant is the zone's midnight (kept in UTC inside the evaluator, rendered in the zone).
+        assert entry.end == dt.datetime(2024, 2, 29, tzinfo=rulebook.tz)
+        assert iso(entry.end, rulebook.tz) == "2024-02-29T00:00:00+08:00"
+
+
+def test_two_wall_times_an_hour_apart_at_a_dst_fold_render_apart() -> None:
+    # Renderings are kept per instant: the two 01:30s of a night the clocks go back compare equal
+    # as wall times in one zone, but are different instants and must not share an entry.
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("America/New_York")
+    summer = dt.datetime(2024, 11, 3, 1, 30, tzinfo=tz)
+    winter = dt.datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=tz)
+    for _ in range(2):
+        assert iso(summer, tz) == "2024-11-03T01:30:00-04:00"
+        assert iso(winter, tz) == "2024-11-03T01:30:00-05:00"

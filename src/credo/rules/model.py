@@ -163,7 +163,17 @@ class Program(Documented):
 
     def tier_order(self) -> list[str]:
         """Tier names from the lowest bound to the highest."""
-        return sorted(self.tiers, key=lambda name: self.tiers[name])
+        return list(self.tier_names)
+
+    @cached_property
+    def tier_names(self) -> tuple[str, ...]:
+        """tier_order(), kept: every timeline reads it."""
+        return tuple(sorted(self.tiers, key=lambda name: self.tiers[name]))
+
+    @cached_property
+    def tier_bounds(self) -> tuple[Number, ...]:
+        """The lower bound of each tier, in tier_order()."""
+        return tuple(self.tiers[name] for name in self.tier_names)
 
 
 # Conditions are declarative data, never code.
@@ -314,6 +324,18 @@ class Rulebook(Documented):
     @property
     def tz(self) -> Any:
         return zone(self.timezone)
+
+    def measures_of(self, action: str) -> tuple[tuple[str, Measure], ...]:
+        """The measures attached to one action, by name, in the rulebook's order."""
+        return self._measures_by_action.get(action, ())
+
+    @cached_property
+    def _measures_by_action(self) -> dict[str, tuple[tuple[str, Measure], ...]]:
+        actions = dict.fromkeys(measure.action for measure in self.measures.values())
+        return {
+            action: tuple((name, measure) for name, measure in self.measures.items() if measure.action == action)
+            for action in actions
+        }
 
 
 AllCondition.model_rebuild()

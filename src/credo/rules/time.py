@@ -12,7 +12,7 @@ and the end of its calendar period, still exists (Python's datetime ends with th
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,7 +39,7 @@ class Duration:
     """An ISO 8601 duration such as P2Y, kept with the text it was written as."""
 
     text: str
-    delta: relativedelta
+    delta: relativedelta = field(compare=False)  # the text decides it; hashing it would cost each lookup
 
     def __str__(self) -> str:
         return self.text
@@ -157,8 +157,66 @@ def period_key(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int
     return (start.year, start.month)
 
 
+def utc(instant: dt.datetime) -> dt.datetime:
+    """The same instant in UTC, where instants compare and hash fastest and no wall time is ambiguous."""
+    return instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
+
+
+# The calendar ends of rule 3, kept per (duration or period, instant): a subject's records are
+# evaluated again on every cold question, and the calendar arithmetic (dateutil) is the dearest
+# part of it. Keyed by the instant in UTC, so that two wall times an hour apart at a DST fold stay
+# two keys. Values are in UTC too.
+_ENDS = 1 << 16
+
+
+@lru_cache(maxsize=_ENDS)
+def _after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return utc(duration.after(instant, tz))
+
+
+@lru_cache(maxsize=_ENDS)
+def _before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return utc(duration.before(instant, tz))
+
+
+@lru_cache(maxsize=_ENDS)
+def _period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
+    return utc(period_end(instant, period, tz))
+
+
+@lru_cache(maxsize=_ENDS)
+def _period_key(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
+    return period_key(instant, period, tz)
+
+
+def after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """duration.after(instant, tz) as a UTC instant, computed once per instant."""
+    return _after_utc(duration, utc(instant), tz)
+
+
+def before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """duration.before(instant, tz) as a UTC instant, computed once per instant."""
+    return _before_utc(duration, utc(instant), tz)
+
+
+def period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
+    """period_end(instant, period, tz) as a UTC instant, computed once per instant."""
+    return _period_end_utc(utc(instant), period, tz)
+
+
+def period_key_once(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
+    """period_key(instant, period, tz), computed once per instant."""
+    return _period_key(utc(instant), period, tz)
+
+
 def iso(instant: dt.datetime | None, tz: dt.tzinfo) -> str | None:
     """Render an instant in the rulebook's zone; None and the beginning of time render as None."""
     if instant is None or instant <= BEGINNING:
         return None
+    return _iso(utc(instant), tz)
+
+
+@lru_cache(maxsize=_ENDS)
+def _iso(instant: dt.datetime, tz: dt.tzinfo) -> str:
+    # The same records' instants are rendered in every reason and on every page view.
     return instant.astimezone(tz).isoformat()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from credo.rules.lint import walk_conditions
 from credo.rules.model import ListDef, ProgramCondition
-from credo.rules.time import BEGINNING
+from credo.rules.time import BEGINNING, after_utc
 from credo.semantics.conditions import holds
 from credo.semantics.records import Record
 from credo.semantics.timeline import ProgramTimeline
@@ -43,6 +44,7 @@ def build_intervals(
     leaves = [
         (record.at, float(position), record) for position, record in enumerate(records) if record.behaviour in leave_on
     ]
+    leave_keys = [(at, position) for at, position, _ in leaves]  # in ledger order, so sorted
     openings: list[tuple[dt.datetime, float, tuple[Record, ...]]] = []
     enter_on = set(listed.enter_on)
     for index, record in enumerate(records):
@@ -62,11 +64,12 @@ def build_intervals(
             intervals.append(Interval(name, opened, closes, opened_by, "condition" if closes else None))
             continue
         candidates: list[tuple[dt.datetime, str, Record | None]] = []
-        leave = next((item for item in leaves if (item[0], item[1]) > (opened, position)), None)
+        later = bisect_right(leave_keys, (opened, position))  # the first leave after the opening
+        leave = leaves[later] if later < len(leaves) else None
         if leave is not None:
             candidates.append((leave[0], "leave_on", leave[2]))
         if listed.lasts is not None:
-            candidates.append((listed.lasts.after(opened, tz), "lasts", None))
+            candidates.append((after_utc(listed.lasts, opened, tz), "lasts", None))
         if candidates:
             closes_at, why, closing = min(candidates, key=lambda candidate: candidate[0])
             intervals.append(Interval(name, opened, closes_at, opened_by, why, closing))

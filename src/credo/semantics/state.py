@@ -194,8 +194,8 @@ class SubjectState:
             known = ", ".join(sorted(self.rulebook.actions)) or "none"
             raise UnknownName(f"unknown action {action!r}; actions: {known}")
         applying = []
-        for name, measure in self.rulebook.measures.items():
-            if measure.action == action and holds(measure.when, instant, self.timelines, self):
+        for name, measure in self.rulebook.measures_of(action):
+            if holds(measure.when, instant, self.timelines, self):
                 why = reasons(measure.when, instant, self.timelines, self, self.tz)
                 applying.append(MeasureResult(name, measure.effect, measure.detail, measure.basis, why))
         verdict = "deny" if any(result.effect == "deny" for result in applying) else "allow"
@@ -229,7 +229,10 @@ class SubjectState:
                         factor["weight"] = max(factor["weight"], abs(fact["points"]))
                         factor["why"] = f"{fact['points']:+} points in {reason['program']}"
         ranked = sorted(by_record.values(), key=lambda factor: -factor["weight"])[:MAX_KEY_FACTORS]
-        known = {record.id: record for record in self.records}
+        if not ranked:
+            return []
+        wanted = {factor["record"] for factor in ranked}
+        known = {record.id: record for record in self.records if record.id in wanted}
         return [
             {
                 "rank": rank,

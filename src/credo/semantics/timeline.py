@@ -14,13 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from credo.rules.model import PointsRule, Program
-from credo.rules.time import BEGINNING, period_end, period_key
+from credo.rules.time import BEGINNING, after_utc, before_utc, period_end_utc, period_key_once
 from credo.semantics.records import Record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """A record as a program counts it: its base and effective points and when it stops counting."""
+    """A record as a program counts it: its base and effective points and when it stops counting.
+
+    Not changed once its timeline is built. Not frozen only because a frozen dataclass's __init__
+    costs seven times as much, and a cold decision builds one entry per record."""
 
     record: Record
     rule: PointsRule
@@ -67,9 +70,8 @@ class ProgramTimeline:
         for instant in self.instants:
             running += deltas[instant]
             self.sums.append(running)
-        order = program.tier_order()
-        self._tier_names = order
-        self._tier_bounds = [program.tiers[name] for name in order]
+        self._tier_names = program.tier_names
+        self._tier_bounds = program.tier_bounds
 
     def enrolled(self, instant: dt.datetime) -> bool:
         return self.enrolled_at is not None and self.enrolled_at <= instant
@@ -150,70 +152,62 @@ def build_timeline(
     ends = _ends(program, counted, rules, tz)
 
     entries: list[Entry] = []
-    earlier: dict[str, list[int]] = defaultdict(list)  # behaviour -> indices of its earlier records
-    last_reset = -1  # index of the latest reset record so far
+    # Per behaviour, the earlier records that may still count towards escalation (rule 1): the
+    # ends of those still counting, and the instants of those since the latest reset. Records come
+    # in order of `at`, so one that has stopped counting never counts again.
+    counting: dict[str, list[dt.datetime | None]] = defaultdict(list)
+    since_reset: dict[str, list[dt.datetime]] = defaultdict(list)
     cap_sums: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
     for index, record in enumerate(counted):
         rule = rules[index]
         ladder = rule.ladder
+        behaviour = record.behaviour
         step = 1
         if len(ladder) > 1:
-            step += _repeats(record, rule, earlier[record.behaviour], counted, ends, last_reset, tz)
+            if rule.repeat_window is not None:
+                earlier_at = since_reset[behaviour]
+                step += len(earlier_at) - bisect_right(earlier_at, before_utc(rule.repeat_window, record.at, tz))
+            else:
+                still = counting[behaviour] = [end for end in counting[behaviour] if end is None or record.at < end]
+                step += len(still)
         base = ladder[min(step, len(ladder)) - 1]
         effective = base
         if rule.cap is not None:
-            key = (record.behaviour, period_key(record.at, rule.cap.per, tz))
+            key = (behaviour, period_key_once(record.at, rule.cap.per, tz))
             before = cap_sums[key]
             after = before + base
             cap_sums[key] = after
             effective = whole(rule.sign * (min(rule.cap.points, abs(after)) - min(rule.cap.points, abs(before))))
         end, ended_by = ends[index]
         entries.append(Entry(record, rule, step, base, effective, end, ended_by))
-        earlier[record.behaviour].append(index)
         if rule.reset:
-            last_reset = index
+            since_reset.clear()
+        counting[behaviour].append(end)
+        since_reset[behaviour].append(record.at)
     return ProgramTimeline(name, program, enrolled_at, entries)
-
-
-def _repeats(
-    record: Record,
-    rule: PointsRule,
-    earlier: list[int],
-    counted: list[Record],
-    ends: list[tuple[dt.datetime | None, str | None]],
-    last_reset: int,
-    tz: dt.tzinfo,
-) -> int:
-    """How many earlier records of the same behaviour count towards escalation (rule 1)."""
-    if rule.repeat_window is not None:
-        since = rule.repeat_window.before(record.at, tz)
-        return sum(1 for j in earlier if j >= last_reset and counted[j].at > since)
-    still_active = 0
-    for j in earlier:
-        end = ends[j][0]
-        if end is None or record.at < end:
-            still_active += 1
-    return still_active
 
 
 def _ends(
     program: Program, counted: list[Record], rules: list[PointsRule], tz: dt.tzinfo
 ) -> list[tuple[dt.datetime | None, str | None]]:
-    """When each record stops counting, and why (rule 3)."""
+    """When each record stops counting, and why (rule 3): the earliest of its expiry, the end of
+    the program's period and the next reset record; on a tie, in that order."""
     result: list[tuple[dt.datetime | None, str | None]] = [(None, None)] * len(counted)
     next_reset: Record | None = None
     for index in range(len(counted) - 1, -1, -1):
         record = counted[index]
         rule = rules[index]
-        candidates: list[tuple[dt.datetime, str]] = []
+        end: dt.datetime | None = None
+        why: str | None = None
         if rule.expires_after is not None:
-            candidates.append((rule.expires_after.after(record.at, tz), "expires_after"))
+            end, why = after_utc(rule.expires_after, record.at, tz), "expires_after"
         if program.resets is not None:
-            candidates.append((period_end(record.at, program.resets, tz), "period"))
-        if next_reset is not None:
-            candidates.append((next_reset.at, next_reset.id))
-        if candidates:
-            result[index] = min(candidates, key=lambda candidate: candidate[0])
+            period = period_end_utc(record.at, program.resets, tz)
+            if end is None or period < end:
+                end, why = period, "period"
+        if next_reset is not None and (end is None or next_reset.at < end):
+            end, why = next_reset.at, next_reset.id
+        result[index] = (end, why)
         if rule.reset:
             next_reset = record
     return result
