@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import gc
 import json
 import re
 import statistics
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from credo.ledger.book import Ledger  # noqa: E402
 from credo.ledger.chain import micros  # noqa: E402
 from credo.service import create_app, create_key  # noqa: E402
+from credo.service.work import share_the_interpreter  # noqa: E402
 from credo.storage import open_store  # noqa: E402
 from credo.storage.runs import PopulationRunRow  # noqa: E402
 
@@ -70,12 +70,10 @@ def first_view(client: TestClient, path: str) -> float:
 
 
 def as_served() -> None:
-    """The collector set as `credo serve` sets it before it listens (src/credo/cli/service.py):
-    what exists at start-up (modules, the rulebook's models, templates) is left out of the full
+    """The interpreter set as `credo serve` sets it before it listens (credo.service.work): what
+    exists at start-up (modules, the rulebook's models, templates) is left out of the full
     collections, which otherwise walk it every few dozen views of a long file, a pause each time."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    share_the_interpreter()
 
 
 def timed(client: TestClient, path: str, count: int) -> list[float]:

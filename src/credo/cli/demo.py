@@ -144,6 +144,7 @@ def demo(
     import uvicorn
 
     from credo.service import create_app, create_key
+    from credo.service.work import share_the_interpreter
     from credo.storage import open_store
 
     if not build_only and not _port_free(host, port):
@@ -181,6 +182,7 @@ def demo(
         token = app.state.sessions.one_time_link(digest(key))
         stdout.print(f"  {who}:\n    {base}/sign-in/once/{token}", markup=False)
     stdout.print("\nPress Ctrl-C to stop.", markup=False)
+    share_the_interpreter()  # as credo serve does
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
