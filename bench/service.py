@@ -100,12 +100,24 @@ def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"server on port {port} did not start: {process.stderr.read() if process.stderr else ''}")
 
 
-async def load(port: int, key: str, subjects: int, seconds: float, clients: int) -> dict[str, Any]:
+async def load(
+    port: int,
+    key: str,
+    subjects: int,
+    seconds: float,
+    clients: int,
+    agency: str | None = None,
+    write_rate: int = 500,
+    write_among: int = 1_000_000,
+) -> dict[str, Any]:
     """C keep-alive HTTP/1.1 connections, each with one request in flight, written and read with
     asyncio streams directly: the lightest client Python has, so that the load generator, which
-    shares the machine's two cores with the server, takes as little of them as it can."""
+    shares the machine's two cores with the server, takes as little of them as it can. With an
+    agency key, one more connection posts `write_rate` records a second (batches of ten, every
+    twentieth of a second at that rate) about random subjects of the whole ledger."""
     latencies: list[float] = []
     errors = 0
+    written = write_errors = 0
     stop = time.perf_counter() + seconds
     head = (f"POST /v1/decisions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Authorization: Bearer {key}\r\n").encode()  # fmt: skip
@@ -127,10 +139,43 @@ async def load(port: int, key: str, subjects: int, seconds: float, clients: int)
         finally:
             writer.close()
 
+    async def agency_writes() -> None:
+        nonlocal written, write_errors
+        rng = random.Random(99)
+        posting = (f"POST /v1/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   f"Authorization: Bearer {agency}\r\n").encode()  # fmt: skip
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        began = time.perf_counter()
+        try:
+            while time.perf_counter() < stop:
+                rows = [{"subject": f"s{rng.randrange(write_among)}", "behaviour": "judgment_defaulted",
+                         "at": "2025-01-01", "id": f"mixed-{written + n}"} for n in range(10)]  # fmt: skip
+                body = json.dumps({"records": rows}).encode()
+                writer.write(posting + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                answer = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", answer)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                written += 10
+                write_errors += answer[9:12] != b"200"
+                await asyncio.sleep(max(0.0, began + written / write_rate - time.perf_counter()))
+        finally:
+            writer.close()
+
     started = time.perf_counter()
-    await asyncio.gather(*(client(seed) for seed in range(clients)))
+    writers = [agency_writes()] if agency else []
+    await asyncio.gather(*(client(seed) for seed in range(clients)), *writers)
     elapsed = time.perf_counter() - started
     latencies.sort()
+    if agency:
+        return {
+            "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+            "requests": len(latencies),
+            "errors": errors,
+            "records_per_s": round(written / elapsed, 1),
+            "record_errors": write_errors,
+        }
     return {
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
@@ -138,6 +183,28 @@ async def load(port: int, key: str, subjects: int, seconds: float, clients: int)
         "requests": len(latencies),
         "errors": errors,
     }
+
+
+def warm_and_mixed(url: str, key: str, agency: str, options: argparse.Namespace) -> dict[str, Any]:
+    """Issue 15 item 2: decisions about a hot set of subjects (cached after their first ask),
+    read-only and then while an agency posts records for random subjects at --write-rate a
+    second, against one server, in the same run. A write drops only the subjects it touched, so
+    the hot set stays warm."""
+    port = free_port()
+    serve = ["serve", "--store", url, "--port", str(port), "--rate", "1e9", "--burst", "1000000000"]
+    credo = start([sys.executable, "-m", "credo.cli.main", *serve], port)
+    try:
+        hot = min(options.hot, options.subjects)
+        asyncio.run(load(port, key, hot, options.seconds / 2, options.clients))  # every hot subject asked once
+        quiet = asyncio.run(load(port, key, hot, options.seconds, options.clients))
+        mixed = asyncio.run(
+            load(port, key, hot, options.seconds, options.clients, agency, options.write_rate, options.subjects)
+        )
+    finally:
+        credo.terminate()
+        credo.wait()
+    ratio = round(mixed["requests_per_s"] / quiet["requests_per_s"], 3)
+    return {"hot_subjects": hot, "read_only": quiet, "mixed": mixed, "ratio": ratio, "meets_80_percent": ratio >= 0.8}
 
 
 def serve_and_load(url: str, key: str, options: argparse.Namespace, workers: int = 1) -> dict[str, Any]:
@@ -182,6 +249,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated")
     parser.add_argument("--stores", default="sqlite,postgres", help="stores for the worker runs ('' for none)")
+    parser.add_argument("--hot", type=int, default=10_000, help="subjects asked about in the mixed run")
+    parser.add_argument("--write-rate", type=int, default=500, help="records a second in the mixed run")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -196,6 +265,10 @@ def main() -> None:
         finally:
             bare.terminate()
             bare.wait()
+        opened = open_store(url)
+        agency = create_key(opened, "agency", dt.datetime.now(dt.UTC), source="court")
+        opened.close()
+        mixed = warm_and_mixed(url, key, agency, options)
         workers = by_workers(folder, url, key, options)
     figures = {
         "benchmark": "service",
@@ -207,6 +280,7 @@ def main() -> None:
         "ratio_to_bare": round(served["requests_per_s"] / baseline["requests_per_s"], 3),
         "meets_half_of_bare": served["requests_per_s"] >= baseline["requests_per_s"] / 2,
         "meets_p99_50ms": served["p99_ms"] < 50,
+        "warm_and_mixed": mixed,
         "workers": workers,
         "cpus": os.cpu_count(),
     }

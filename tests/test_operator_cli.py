@@ -60,7 +60,10 @@ def test_version() -> None:
     assert code == 0 and out.strip() == f"credo {__version__}"
 
 
-def test_completion_installs_and_completes(tmp_path: Path) -> None:
+def test_completion_installs_and_completes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The shell named rather than detected from the parent processes (a test run whose parent has
+    # gone, as under nohup, has none to detect): typer's own switch, read when the command is built.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     result = runner.invoke(app, ["--install-completion", "bash"], env={"HOME": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert "_CREDO_COMPLETE" in (tmp_path / ".bash_completions" / "credo.sh").read_text()
