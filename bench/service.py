@@ -88,7 +88,10 @@ def build_ledger(folder: Path, subjects: int, url: str | None = None) -> tuple[s
 
 
 def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's stderr (one access-log line a request) goes to a file: a pipe nobody reads
+    # fills after a few hundred requests and then blocks the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the server runs)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.time() + 180  # several workers on a busy machine start slowly
     while time.time() < deadline:
         try:
@@ -97,7 +100,8 @@ def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError(f"server on port {port} did not start: {process.stderr.read() if process.stderr else ''}")
+    log.seek(0)
+    raise RuntimeError(f"server on port {port} did not start: {log.read()[-2000:].decode(errors='replace')}")
 
 
 async def load(
