@@ -117,8 +117,8 @@ async def load(
     """C keep-alive HTTP/1.1 connections, each with one request in flight, written and read with
     asyncio streams directly: the lightest client Python has, so that the load generator, which
     shares the machine's two cores with the server, takes as little of them as it can. With an
-    agency key, one more connection posts `write_rate` records a second (batches of ten, every
-    twentieth of a second at that rate) about random subjects of the whole ledger."""
+    agency key, one more connection posts `write_rate` records a second (a batch every tenth of a
+    second) about random subjects of the whole ledger."""
     latencies: list[float] = []
     errors = 0
     written = write_errors = 0
@@ -149,17 +149,17 @@ async def load(
         posting = (f"POST /v1/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    f"Authorization: Bearer {agency}\r\n").encode()  # fmt: skip
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        began = time.perf_counter()
+        began, batch = time.perf_counter(), max(1, write_rate // 10)
         try:
             while time.perf_counter() < stop:
                 rows = [{"subject": f"s{rng.randrange(write_among)}", "behaviour": "judgment_defaulted",
-                         "at": "2025-01-01", "id": f"mixed-{written + n}"} for n in range(10)]  # fmt: skip
+                         "at": "2025-01-01", "id": f"mixed-{written + n}"} for n in range(batch)]  # fmt: skip
                 body = json.dumps({"records": rows}).encode()
                 writer.write(posting + b"Content-Length: %d\r\n\r\n" % len(body) + body)
                 answer = await reader.readuntil(b"\r\n\r\n")
                 length = re.search(rb"(?i)content-length: *(\d+)", answer)
                 await reader.readexactly(int(length.group(1)) if length else 0)
-                written += 10
+                written += batch
                 write_errors += answer[9:12] != b"200"
                 await asyncio.sleep(max(0.0, began + written / write_rate - time.perf_counter()))
         finally:

@@ -239,6 +239,11 @@ def test_admins_publish_versions_and_make_keys(client: TestClient, keys: dict[st
     assert client.get("/v1/me", headers=auth(made.json()["key"])).json()["subject"] == "p-sun-min"
     incomplete = client.post("/v1/keys", json={"role": "agency"}, headers=auth(keys["admin"]))
     assert is_error(incomplete, 422)
+    # One flow with the desk and `credo keys create`: an expiry, checked the same way.
+    dated = client.post("/v1/keys", json={"role": "auditor", "expires": "P30D"}, headers=auth(keys["admin"]))
+    assert dated.status_code == 200 and dated.json()["key"].startswith("credo_")
+    bad = client.post("/v1/keys", json={"role": "auditor", "expires": "soon"}, headers=auth(keys["admin"]))
+    assert is_error(bad, 422) and bad.json()["error"]["details"][0]["field"] == "expires"
 
 
 def test_auditors_replay_decisions(client: TestClient, keys: dict[str, str]) -> None:

@@ -19,10 +19,8 @@ from credo.ledger.chain import micros
 from credo.ledger.incoming import identifier
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_duration, parse_instant
-from credo.service.answers import NewKey
 from credo.service.body import KEY_SCOPE
 from credo.service.errors import ApiError
-from credo.service.models import KeyRequest
 from credo.storage.logs import StoredKey
 from credo.storage.sql import SqlStore
 
@@ -194,13 +192,3 @@ class RateLimit:
                 self.buckets[key_hash] = (tokens, now)
                 raise ApiError(429, f"too many requests; try again in {wait} s", headers={"Retry-After": str(wait)})
             self.buckets[key_hash] = (tokens - 1, now)
-
-
-def issue_key(store: SqlStore, request: KeyRequest, now: dt.datetime) -> NewKey:
-    """An admin's new key (shown once, in this answer); 422 when the rulebook does not allow it."""
-    try:
-        made = create_key(store, request.role, now, source=request.source, actions=tuple(request.actions),
-                          subject=request.subject)  # fmt: skip
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from exc
-    return NewKey(key=made, role=request.role)

@@ -47,6 +47,7 @@ class KeyRequest(Strict):
     source: Identifier | None = None
     actions: list[Identifier] = Field(default_factory=list, max_length=100)
     subject: Identifier | None = None
+    expires: str | None = Field(None, max_length=40, description="a duration (P90D) or a date (UTC); none: never")
 
 
 class DecisionRequest(Strict):

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from credo.service.answers import NewKey
-from credo.service.auth import issue_key
+from credo.service.keys import issue_key
 from credo.service.models import KeyRequest
 from credo.service.routes.errors import BODY, KEYED, refusals
 from credo.service.services import Admin, Svc
