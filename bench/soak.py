@@ -131,13 +131,17 @@ def sweeper(soak: Soak, url: str, every: float, stop: threading.Event) -> None:
     """`credo sweep` as cron would run it, against the store the server is using."""
     while not stop.wait(every):
         began = time.monotonic()
-        done = subprocess.run(
-            credo_command("sweep", "--store", url, "--json"),
-            capture_output=True,
-            env=child_env(),
-            timeout=600,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                credo_command("sweep", "--store", url, "--json"),
+                capture_output=True,
+                env=child_env(),
+                timeout=600,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:  # an error of the soak, not the end of its sweeps
+            soak.book("sweeps", began, "timeout")
+            continue
         soak.book("sweeps", began, 200 if done.returncode == 0 else f"exit {done.returncode}")
 
 
