@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class Acknowledged:
 
 
 def _mentions(notice: dict[str, Any], word: str) -> bool:
-    return word in json.dumps(notice, ensure_ascii=False)
+    return word in notice["text"]
 
 
 def _count(store: SqlStore, sql: str) -> int:
@@ -144,8 +145,9 @@ class Replay:
             self.corrections.setdefault(self.subject_of[correction.record_position], []).append(correction)
 
     def state(self, subject: str, at: dt.datetime, upto: int) -> SubjectState:
-        own = [record for record in self.records.get(subject, []) if record.position <= upto]
-        fixes = [fix for fix in self.corrections.get(subject, []) if fix.position <= upto]
+        records, fixes = self.records.get(subject, []), self.corrections.get(subject, [])
+        own = records[: bisect_right(records, upto, key=lambda record: record.position)]
+        fixes = fixes[: bisect_right(fixes, upto, key=lambda fix: fix.position)]
         return self.history.evaluate([record.as_record() for record in counting(own, fixes)], subject, at)
 
 
@@ -169,20 +171,46 @@ def list_changes(store: SqlStore) -> list[tuple[str, int, str, str]]:
         for subject, fixes in replay.corrections.items()
         for fix in fixes
     ]
+    per_subject: dict[str, list[tuple[int, int, int]]] = {}
+    for recorded, low, high, subjects in events:
+        for subject in subjects:
+            per_subject.setdefault(subject, []).append((low, high, recorded))
     found = []
-    for recorded, low, high, subjects in sorted(events, key=lambda event: event[1]):
+    for subject, own_writes in sorted(per_subject.items()):
+        found += _changes_of(replay, subject, sorted(own_writes))
+    return sorted(found, key=lambda change: (change[1], change[0]))
+
+
+def _changes_of(replay: Replay, subject: str, writes: list[tuple[int, int, int]]) -> list[tuple[str, int, str, str]]:
+    """One subject's list changes, write by write in ledger order. The state before a write is
+    the state after the subject's previous write, unless time alone could have changed it in
+    between (its next_change, the invariant the service's cache rests on): so most writes cost
+    one evaluation, not two, and a long run's check stays within minutes."""
+    found = []
+    previous: SubjectState | None = None
+    for low, high, recorded in writes:
         at = from_micros(recorded)
-        for subject in sorted(subjects):
-            try:
+        try:
+            if previous is not None and _holds(previous, at):
+                before = previous
+            else:
                 before = replay.state(subject, at, upto=low - 1)
-                after = replay.state(subject, at, upto=high)
-            except NoRulebookInForce:
-                continue
-            black = {name for name, spec in after.rulebook.lists.items() if spec.kind == "black"}
-            was, now = set(before.lists()) & black, set(after.lists()) & black
-            found += [(subject, recorded, name, "entered") for name in sorted(now - was)]
-            found += [(subject, recorded, name, "left") for name in sorted(was - now)]
+            after = replay.state(subject, at, upto=high)
+        except NoRulebookInForce:
+            previous = None
+            continue
+        black = {name for name, spec in after.rulebook.lists.items() if spec.kind == "black"}
+        was, now = set(before.lists()) & black, set(after.lists()) & black
+        found += [(subject, recorded, name, "entered") for name in sorted(now - was)]
+        found += [(subject, recorded, name, "left") for name in sorted(was - now)]
+        previous = after
     return found
+
+
+def _holds(state: SubjectState, at: dt.datetime) -> bool:
+    """Whether the state evaluated at state.at still holds at the later instant `at`."""
+    change = state.next_change(state.at)
+    return state.at <= at and (change is None or change > at)
 
 
 def check_notices(store: SqlStore, acked: Acknowledged, window_s: float) -> dict[str, int]:
@@ -191,9 +219,13 @@ def check_notices(store: SqlStore, acked: Acknowledged, window_s: float) -> dict
         subject: [{"id": n.id, "subject": n.subject, "kind": n.kind, **n.body} for n in store.notices(subject)]
         for subject in sorted(subjects)
     }
+    for own in notices.values():  # each notice's words, encoded once (a long run has thousands)
+        for notice in own:
+            notice["text"] = json.dumps(notice, ensure_ascii=False)
     doubled = 0
     for own in notices.values():
-        contents = Counter(json.dumps({k: v for k, v in n.items() if k != "id"}, sort_keys=True) for n in own)
+        said = ({k: v for k, v in n.items() if k not in ("id", "text")} for n in own)
+        contents = Counter(json.dumps(body, sort_keys=True) for body in said)
         doubled += sum(count - 1 for count in contents.values())
     created = _created(store)
     missing = {"entered": 0, "left": 0}
