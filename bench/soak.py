@@ -6,6 +6,12 @@ Serves a fresh store (the article's rulebook, keys of each role) on 127.0.0.1 an
 C clients, each in a closed loop with a short pause: record batches (agency), decisions
 (provider), a person's views (/v1/me, /explanation, /records, /notices, /export), appeals
 (subject), the reviewers' list and resolutions, and every --sweep-seconds a `credo sweep` process.
+
+The --subjects persons hold keys: they look at their file and appeal. A court reports on far
+more people than log in, so --keyed-share of the records are about them and the rest about a
+--population of others (decisions ask about both). With every record about the 500 keyed
+persons, each gained ~350 records in 30 minutes and every question about them grew with it: a
+soak of one court's obsession, not of a program.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
 window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
 (target: flat after the first window).
@@ -75,9 +81,15 @@ class Soak:
         return response.json() if response.status_code == 200 else None
 
 
-def client(soak: Soak, number: int, seed: int, stop: threading.Event, think: float) -> None:
+def client(
+    soak: Soak, number: int, seed: int, stop: threading.Event, think: float, population: int, keyed_share: float
+) -> None:
     rng = random.Random(f"{seed}-{number}")
     subjects = list(soak.keys.subjects)
+
+    def anyone() -> str:
+        return rng.choice(subjects) if rng.random() < keyed_share else f"p-other-{rng.randrange(population):07d}"
+
     sequence = 0
     with httpx.Client(base_url=soak.server.base, timeout=60.0) as http:
         while not stop.is_set():
@@ -88,7 +100,7 @@ def client(soak: Soak, number: int, seed: int, stop: threading.Event, think: flo
                     sequence += 1
                     rows.append(
                         {
-                            "subject": rng.choice(subjects),
+                            "subject": anyone(),
                             "behaviour": rng.choice(COURT_BEHAVIOURS),
                             "at": recent(rng),
                             "id": f"soak-{number}-{sequence}",
@@ -98,10 +110,13 @@ def client(soak: Soak, number: int, seed: int, stop: threading.Event, think: flo
                 if answer is not None:
                     with soak.lock:
                         for row, receipt in zip(rows, answer["receipts"], strict=True):
-                            if rng.random() < 0.05:
+                            if row["subject"] in soak.keys.subjects and rng.random() < 0.2:
                                 soak.appealable.append((row["subject"], receipt["id"]))
             elif choice < 0.60:
-                body = {"subject": rng.choice(subjects), "action": rng.choice(ACTIONS)}
+                body = {
+                    "subject": rng.choice(subjects) if rng.random() < 0.5 else anyone(),
+                    "action": rng.choice(ACTIONS),
+                }
                 soak.call(http, "decisions", "POST", "/v1/decisions", soak.keys.provider, body)
             elif choice < 0.85:
                 path = rng.choice(VIEWS)
@@ -156,7 +171,9 @@ def main() -> None:
     parser.add_argument("--window-minutes", type=float, default=5.0)
     parser.add_argument("--store", default="sqlite", help="sqlite, postgres (CREDO_TEST_POSTGRES) or a fresh URL")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--subjects", type=int, default=500)
+    parser.add_argument("--subjects", type=int, default=500, help="persons with keys, who look and appeal")
+    parser.add_argument("--population", type=int, default=200_000, help="others the records are about")
+    parser.add_argument("--keyed-share", type=float, default=0.2, help="share of records about keyed persons")
     parser.add_argument("--think-ms", type=float, default=5.0, help="each client's pause between requests")
     parser.add_argument("--sweep-seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=8)
@@ -173,7 +190,10 @@ def main() -> None:
         soak = Soak(server, keys, started, window)
         stop = threading.Event()
         threads = [
-            threading.Thread(target=client, args=(soak, n, options.seed, stop, options.think_ms / 1000))
+            threading.Thread(
+                target=client,
+                args=(soak, n, options.seed, stop, options.think_ms / 1000, options.population, options.keyed_share),
+            )
             for n in range(options.clients)
         ]
         threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
@@ -216,6 +236,8 @@ def main() -> None:
                 "window_minutes": options.window_minutes,
                 "clients": options.clients,
                 "subjects": options.subjects,
+                "population": options.population,
+                "keyed_share": options.keyed_share,
                 "requests": dict(sorted(requests.items())),
                 "errors": dict(sorted(soak.errors.items())),
                 "error_total": sum(soak.errors.values()),

@@ -103,3 +103,25 @@ def test_no_answer_is_older_than_a_write_it_should_have_seen(
             fresh = ledger.state(subject, clock.now).decide(action).as_dict()
             assert cache.get(subject, clock.now).state.decide(action, clock.now).as_dict() == fresh, (subject, action)
     store.close()
+
+
+def test_the_cache_is_bounded_by_the_records_it_holds_not_by_its_entries(tmp_path: Path) -> None:
+    """Issue 13 item 8: bounded by entries, the cache of a server whose subjects keep gaining
+    records grew without end (the soak's resident memory rose 260 MB in 25 minutes)."""
+    store = initialised(sqlite_url(tmp_path))
+    clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
+    ledger = Ledger(store, clock)
+    ledger.publish(ARTICLE, "2019-01-01")
+    clock.now = now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    ledger.ingest(EXAMPLE)
+    subjects = ["p-zhang-wei", "p-wang-fang", "p-zhao-lei", "o-jinxin-trading", "p-chen-jie"]
+    weights = {subject: StateCache(store, ledger).get(subject, now).weight for subject in subjects}
+    limit = sum(sorted(weights.values())[-2:])  # room for the two heaviest, never for all five
+    cache = StateCache(store, ledger, weight=limit)
+    for subject in subjects:
+        cache.get(subject, now)
+        assert cache.held == sum(entry.weight for entry in cache.entries.values()) <= limit
+    assert subjects[-1] in cache.entries and len(cache.entries) < len(subjects)  # the oldest went first
+    assert cache.get(subjects[0], now).state.decide("buy_flight_ticket", now).as_dict() == (
+        ledger.state(subjects[0], now).decide("buy_flight_ticket").as_dict()
+    )
