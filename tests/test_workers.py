@@ -72,3 +72,18 @@ def test_every_worker_sees_a_write_and_reads_a_session_another_signed(served: tu
         assert page.status_code == 200, (page.status_code, page.headers.get("location"))
         assert "<h1>Your file</h1>" in page.text and "Sign out" in page.text
     assert server.tracebacks() == 0
+
+
+def test_every_worker_is_built_with_the_settings_serve_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers are imported by uvicorn, not called: what `serve` was told reaches them only
+    through the environment, the cache's bound included."""
+    from credo.service.workers import ServeSettings
+
+    for name in ("CREDO_SERVE_STORE", "CREDO_SERVE_RATE", "CREDO_SERVE_BURST", "CREDO_SERVE_CACHE_RECORDS",
+                 "CREDO_SESSION_SECRET"):  # fmt: skip
+        monkeypatch.setenv(name, "")  # so that the test's end restores what was there (or nothing)
+        monkeypatch.delenv(name)
+    given = ServeSettings("sqlite:///ledger.db", 12.5, 40, cache_records=1234)
+    given.export()
+    assert ServeSettings.imported() == given
+    assert os.environ["CREDO_SESSION_SECRET"]

@@ -12,6 +12,7 @@ from credo.errors import CredoError
 from credo.ledger.book import utc_now
 from credo.ledger.chain import from_micros
 from credo.service import ROLES
+from credo.service.cache import CACHE_RECORDS
 from credo.service.keys import BadKeyRequest, make_key
 from credo.service.replay import replay as replay_decision
 from credo.service.sweep import sweep as sweep_store
@@ -29,6 +30,14 @@ def serve(
             "--workers", min=1, max=64, help="Server processes over the one store (rate limits are per process)."
         ),
     ] = 1,
+    cache_records: Annotated[
+        int,
+        typer.Option(
+            "--cache-records",
+            min=0,
+            help="Records' worth of evaluated states each process keeps for later questions (about 1 KB each).",
+        ),
+    ] = CACHE_RECORDS,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
     import uvicorn
@@ -36,7 +45,7 @@ def serve(
     from credo.service.work import share_the_interpreter
     from credo.service.workers import ServeSettings, build
 
-    settings = ServeSettings(url, rate, burst)
+    settings = ServeSettings(url, rate, burst, cache_records)
     opened = store(url)  # opened (and upgraded) once here, so that workers never migrate at once
     _can_listen(host, port)
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)"

@@ -17,6 +17,7 @@ from credo.service import errors
 from credo.service.access_log import AccessLog
 from credo.service.auth import KeyRing, RateLimit
 from credo.service.body import BodyGuard
+from credo.service.cache import CACHE_RECORDS
 from credo.service.docs import offline_docs
 from credo.service.integrity import ChainGuard, Integrity
 from credo.service.routes import ROUTERS
@@ -36,6 +37,7 @@ def create_app(
     recheck: float = 60.0,
     access_log: Callable[[str], None] | None = None,
     write_wait: float = 3.0,
+    cache_records: int = CACHE_RECORDS,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
@@ -45,11 +47,12 @@ def create_app(
     checked now and every `recheck` seconds; while one is broken every answer is a 503
     (credo.service.integrity). With `access_log`, each request writes one JSON line to it. A write waits at most
     `write_wait` seconds for another writer's lock (a long `credo ingest`), then answers 503 with
-    Retry-After.
+    Retry-After. The cache of evaluated states holds at most `cache_records` records' worth
+    (about 1 KB each).
     """
     store.write_wait = write_wait
     keyring = KeyRing(store, clock, ticker)
-    services = Services.over(store, clock, keyring, RateLimit(rate, burst, ticker))
+    services = Services.over(store, clock, keyring, RateLimit(rate, burst, ticker), cache_records)
     deliverer = services.deliverer
 
     @asynccontextmanager

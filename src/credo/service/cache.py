@@ -29,6 +29,8 @@ _DROP_ALL_PAST = 10_000  # subjects changed at once past which the whole cache i
 #: weight, not by entries: bounded by entries, a soak whose subjects kept gaining records grew
 #: the server by 260 MB in 25 minutes.
 _ENTRY_WEIGHT = 16
+#: The default bound, in records: about 100 MB of evaluated states (`credo serve --cache-records`).
+CACHE_RECORDS = 100_000
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Reading:
 
 
 class StateCache:
-    def __init__(self, store: SqlStore, ledger: Ledger, weight: int = 250_000) -> None:
+    def __init__(self, store: SqlStore, ledger: Ledger, weight: int = CACHE_RECORDS) -> None:
         """`weight`: how much the cache may hold, in records (about 1 KB each, see _ENTRY_WEIGHT)."""
         self.store = store
         self.ledger = ledger

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from credo.ledger.book import Ledger
 from credo.service.appeals import Appeals
 from credo.service.auth import KeyRing, RateLimit, Role
-from credo.service.cache import StateCache
+from credo.service.cache import CACHE_RECORDS, StateCache
 from credo.service.decision_log import DecisionLog
 from credo.service.delivery import Deliverer
 from credo.service.errors import ApiError
@@ -44,13 +44,20 @@ class Services:
     last_look: dt.datetime | None = field(default=None, init=False)
 
     @classmethod
-    def over(cls, store: SqlStore, clock: Callable[[], dt.datetime], keyring: KeyRing, limit: RateLimit) -> Self:
+    def over(
+        cls,
+        store: SqlStore,
+        clock: Callable[[], dt.datetime],
+        keyring: KeyRing,
+        limit: RateLimit,
+        cache_records: int = CACHE_RECORDS,
+    ) -> Self:
         """The services over one store, wired as the service runs them."""
         ledger = Ledger(store, clock)
         deliverer = Deliverer(store, ledger)
         appeals = Appeals(store, ledger, clock, deliverer.after_write)
-        return cls(store, ledger, appeals, StateCache(store, ledger), DecisionLog(store), deliverer, keyring,
-                   limit, clock)  # fmt: skip
+        cache = StateCache(store, ledger, cache_records)
+        return cls(store, ledger, appeals, cache, DecisionLog(store), deliverer, keyring, limit, clock)
 
     def lapse_deadlines(self) -> None:
         """Appeals whose deadline has passed suspend their record before anything is answered."""

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from credo.service.cache import CACHE_RECORDS
+
 if TYPE_CHECKING:
     from credo.storage.sql import SqlStore
 
@@ -35,18 +37,23 @@ class ServeSettings:
     url: str
     rate: float
     burst: int
+    cache_records: int = CACHE_RECORDS
 
     def export(self) -> None:
         """Put the settings (and one session secret for all workers) where the workers read them."""
         os.environ[_PREFIX + "STORE"] = self.url
         os.environ[_PREFIX + "RATE"] = repr(self.rate)
         os.environ[_PREFIX + "BURST"] = str(self.burst)
+        os.environ[_PREFIX + "CACHE_RECORDS"] = str(self.cache_records)
         os.environ.setdefault("CREDO_SESSION_SECRET", secrets.token_urlsafe(32))
 
     @classmethod
     def imported(cls) -> ServeSettings:
         return cls(
-            os.environ[_PREFIX + "STORE"], float(os.environ[_PREFIX + "RATE"]), int(os.environ[_PREFIX + "BURST"])
+            os.environ[_PREFIX + "STORE"],
+            float(os.environ[_PREFIX + "RATE"]),
+            int(os.environ[_PREFIX + "BURST"]),
+            int(os.environ.get(_PREFIX + "CACHE_RECORDS", CACHE_RECORDS)),
         )
 
 
@@ -56,6 +63,7 @@ def build(store: SqlStore, settings: ServeSettings) -> FastAPI:
     from credo.service.access_log import to_stderr
 
     return create_app(store, rate=settings.rate, burst=settings.burst, access_log=to_stderr,
+                      cache_records=settings.cache_records,
                       session_secret=os.environ.get("CREDO_SESSION_SECRET"))  # fmt: skip
 
 
