@@ -140,6 +140,25 @@ def test_a_sweep_delivers_what_a_crash_left_owed(store_url: str, clock: Clock, m
     assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}
 
 
+def test_a_request_leaves_a_sweeps_notices_to_the_sweep(store_url: str, clock: Clock) -> None:
+    """A request used to deliver whatever was owed, a running sweep's entry included: an appeal
+    filed while `credo sweep` ran was answered after 63 s, in the soak (issue 13 item 8)."""
+    from credo.ledger.book import Ledger
+    from credo.ledger.chain import micros
+    from credo.service.delivery import Deliverer
+
+    store, client, keys = setup(store_url, clock)  # never started: no delivery at start
+    store.record_sweep(micros(NOW))  # the first sweep owes nothing: there was no time before it
+    clock.now = NOW + dt.timedelta(hours=1)
+    store.record_sweep(micros(clock.now), micros(NOW))  # the next has begun, in another process
+    assert owed(store) == 1
+    assert client.post("/v1/records", json=BATCH, headers=auth(keys["court"])).status_code == 200
+    assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}  # the write's own notices
+    assert owed(store) == 1  # the sweep's entry: still the sweep's
+    Deliverer(store, Ledger(store, clock)).catch_up()  # a start (or the next sweep) delivers it
+    assert owed(store) == 0
+
+
 def test_a_process_killed_while_it_delivers_loses_no_notice_and_doubles_none(
     store_url: str, clock: Clock, tmp_path: Path
 ) -> None:

@@ -59,7 +59,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # What a kill left owed is delivered when the server starts again, beside the requests
         # rather than before them: a long backlog must not keep the service down.
-        backlog = threading.Thread(target=deliverer.after_write, name="credo-deliver", daemon=True)
+        backlog = threading.Thread(target=deliverer.catch_up, name="credo-deliver", daemon=True)
         backlog.start()
         yield
         backlog.join()
