@@ -12,6 +12,10 @@ more people than log in, so --keyed-share of the records are about them and the 
 --population of others (decisions ask about both). With every record about the 500 keyed
 persons, each gained ~350 records in 30 minutes and every question about them grew with it: a
 soak of one court's obsession, not of a program.
+
+Every cache the server keeps is bounded; the soak serves with --cache-records 10,000 (the
+default is 100,000) so that the state cache reaches its bound within the first window, and what
+still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
 window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
 (target: flat after the first window).
@@ -176,13 +180,19 @@ def main() -> None:
     parser.add_argument("--keyed-share", type=float, default=0.2, help="share of records about keyed persons")
     parser.add_argument("--think-ms", type=float, default=5.0, help="each client's pause between requests")
     parser.add_argument("--sweep-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--cache-records",
+        type=int,
+        default=10_000,
+        help="the server's cache bound (its default is 100,000): small enough to be reached in the first window",
+    )
     parser.add_argument("--seed", type=int, default=8)
     options = parser.parse_args()
     window = options.window_minutes * 60
     windows = max(1, round(options.minutes / options.window_minutes))
     with fresh_store(options.store) as url:
         keys = prepare(url, [f"p-soak-{number:04d}" for number in range(options.subjects)])
-        server = Server(url)
+        server = Server(url, options=("--cache-records", str(options.cache_records)))
         server.start()
         assert server.process is not None
         pid = server.process.pid
@@ -238,6 +248,7 @@ def main() -> None:
                 "subjects": options.subjects,
                 "population": options.population,
                 "keyed_share": options.keyed_share,
+                "cache_records": options.cache_records,
                 "requests": dict(sorted(requests.items())),
                 "errors": dict(sorted(soak.errors.items())),
                 "error_total": sum(soak.errors.values()),

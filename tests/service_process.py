@@ -112,6 +112,7 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     workers: int = 1
+    options: tuple[str, ...] = ()  # more of `credo serve`'s options
 
     @property
     def base(self) -> str:
@@ -135,6 +136,7 @@ class Server:
             "1000000",
             "--workers",
             str(self.workers),
+            *self.options,
         )
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=child_env())

@@ -35,7 +35,7 @@ def serve(
         typer.Option(
             "--cache-records",
             min=0,
-            help="Records' worth of evaluated states each process keeps for later questions (about 1 KB each).",
+            help="Records' worth of evaluated states each process keeps for later questions (0.5 to 1 KB each).",
         ),
     ] = CACHE_RECORDS,
 ) -> None:

@@ -166,7 +166,7 @@ def utc(instant: dt.datetime) -> dt.datetime:
 # evaluated again on every cold question, and the calendar arithmetic (dateutil) is the dearest
 # part of it. Keyed by the instant in UTC, so that two wall times an hour apart at a DST fold stay
 # two keys. Values are in UTC too.
-_ENDS = 1 << 16
+_ENDS = 1 << 14  # five such caches of 16,384 entries: about 20 MB in all once full
 
 
 @lru_cache(maxsize=_ENDS)

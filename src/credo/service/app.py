@@ -48,7 +48,7 @@ def create_app(
     (credo.service.integrity). With `access_log`, each request writes one JSON line to it. A write waits at most
     `write_wait` seconds for another writer's lock (a long `credo ingest`), then answers 503 with
     Retry-After. The cache of evaluated states holds at most `cache_records` records' worth
-    (about 1 KB each).
+    (0.5 to 1 KB each).
     """
     store.write_wait = write_wait
     keyring = KeyRing(store, clock, ticker)

@@ -24,12 +24,13 @@ from credo.semantics import Record, RulebookHistory, SubjectState, explain
 from credo.storage.sql import Reader, SqlStore
 
 _DROP_ALL_PAST = 10_000  # subjects changed at once past which the whole cache is dropped instead
-#: What an entry weighs, in records: an evaluated state holds about 1 KB per counting record and
-#: about 15 KB besides (timelines, stays, the explanation once asked). The cache is bounded by
-#: weight, not by entries: bounded by entries, a soak whose subjects kept gaining records grew
+#: What an entry weighs besides its records, in records. Measured (tracemalloc, the article's
+#: rulebook): an evaluated state holds about 2 KB and 0.3 KB per counting record, twice that
+#: once its explanation was asked, plus the records themselves (0.2 KB each). The cache is bounded
+#: by weight, not by entries: bounded by entries, a soak whose subjects kept gaining records grew
 #: the server by 260 MB in 25 minutes.
-_ENTRY_WEIGHT = 16
-#: The default bound, in records: about 100 MB of evaluated states (`credo serve --cache-records`).
+_ENTRY_WEIGHT = 4
+#: The default bound, in records: 50 to 100 MB of evaluated states (`credo serve --cache-records`).
 CACHE_RECORDS = 100_000
 
 
