@@ -59,6 +59,15 @@ def _count(store: SqlStore, sql: str) -> int:
         return int(connection.execute(text(sql)).scalar_one())
 
 
+def owed_count(url: str) -> int:
+    """Outbox entries not yet delivered: notices owed, not lost (a server delivers them)."""
+    store = open_store(url)
+    try:
+        return _count(store, "SELECT COUNT(*) FROM outbox WHERE id NOT IN (SELECT outbox_id FROM outbox_delivered)")
+    finally:
+        store.close()
+
+
 def check_records(store: SqlStore, acked: Acknowledged, lost: Iterable[dict[str, Any]]) -> dict[str, int]:
     stored = Counter(record.id for record in store.records())
     position = {record.id: record.position for record in store.records()}

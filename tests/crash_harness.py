@@ -6,7 +6,9 @@ Runs `credo serve` on 127.0.0.1 (a free port) over a fresh store, drives it from
 record batches (agency key), decisions (provider key), appeals (subject keys) and resolutions
 (reviewer key, sometimes two at once for one appeal), SIGKILLs it N times at random moments and
 starts it again. Afterwards every batch whose answer was lost is sent again (it must come back
-with the same receipts), the server is stopped, and tests/crash_checks.py checks the store:
+with the same receipts), the server is left to deliver what the kills left owed (at most
+--drain-seconds: a notice is owed until then, not lost), it is stopped, and
+tests/crash_checks.py checks the store:
 every acknowledged receipt, decision, appeal and resolution present exactly once, `credo verify`
 passing, and no notice missing or doubled. Prints one JSON object (exit 0 when every check
 holds, 1 otherwise). Every loop is bounded in count and in time (--max-seconds).
@@ -27,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from tests.crash_checks import Acknowledged, check
+from tests.crash_checks import Acknowledged, check, owed_count
 from tests.service_process import ACTIONS, COURT_BEHAVIOURS, Keys, Server, fresh_store, prepare, recent
 
 TRANSPORT = (httpx.TransportError,)  # connection refused or reset, read cut off: the answer is lost
@@ -195,6 +197,7 @@ def run(
     max_gap: float = 1.5,
     max_seconds: float = 3600.0,
     require_good_news: bool = False,
+    drain_seconds: float = 1800.0,
 ) -> dict[str, Any]:
     """The whole harness on one store; the report as a dict (its "ok" says whether all checks hold)."""
     started = time.monotonic()
@@ -204,8 +207,9 @@ def run(
         server = Server(url)
         try:
             return _drive(
-                server, url, keys, kills, seed, workers, min_gap, max_gap, deadline, require_good_news, store, started
-            )
+                server, url, keys, kills, seed, workers, min_gap, max_gap, deadline, require_good_news, store, started,
+                drain_seconds,
+            )  # fmt: skip
         finally:
             server.kill()  # whatever happened, no server is left behind
 
@@ -223,8 +227,9 @@ def _drive(
     require_good_news: bool,
     store: str,
     started: float,
+    drain_seconds: float,
 ) -> dict[str, Any]:
-    """Traffic, kills, the resend of lost batches, and the checks."""
+    """Traffic, kills, the resend of lost batches, the backlog's delivery, and the checks."""
     rng = random.Random(seed)
     server.start()
     traffic = Traffic()
@@ -249,7 +254,13 @@ def _drive(
     for thread in threads:
         thread.join(timeout=60)
     resent = resend(server, keys, traffic, clients[0], deadline)
+    owed_after_kills = owed_count(url)
+    drained = time.monotonic()
+    while owed_count(url) and time.monotonic() < drained + drain_seconds:
+        time.sleep(1.0)  # the server delivers its backlog beside the (now idle) requests
+    drain = {"owed_after_kills": owed_after_kills, "seconds": round(time.monotonic() - drained, 1)}
     server.stop()
+    drain["owed_at_check"] = owed_count(url)
     report = check(url, traffic.acked, traffic.lost_batches, require_good_news=require_good_news)
     report.update(
         store=store if store in ("sqlite", "postgres") else "url",
@@ -262,6 +273,7 @@ def _drive(
         answered=dict(sorted(traffic.answered.items())),
         in_doubt=dict(traffic.in_doubt),
         lost_batches_resent=resent,
+        drain=drain,
         server_tracebacks=server.tracebacks(),
     )
     report["ok"] = report["ok"] and server_errors(traffic.answered) == 0 and report["server_tracebacks"] == 0
@@ -300,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-gap", type=float, default=1.5, help="seconds between kills, at most")
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="stop killing after this long")
     parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=1800.0,
+        help="after the kills, how long the server may take to deliver the notices they left owed",
+    )
+    parser.add_argument(
         "--require-good-news",
         action="store_true",
         help="also fail when leaving a list brought no notice (issue 13 item 5)",
@@ -316,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         options.max_gap,
         options.max_seconds,
         options.require_good_news,
+        options.drain_seconds,
     )
     print(json.dumps(report, sort_keys=True))
     return 0 if report["ok"] else 1

@@ -29,6 +29,7 @@ def test_server_killed_at_random_keeps_every_acknowledged_write(store: str) -> N
     assert report["acknowledged"]["receipts"] > 0 and report["acknowledged"]["decisions"] > 0
     assert report["acknowledged"]["appeals"] > 0
     assert report["lost_batches_resent"] == report["in_doubt"].get("records", 0)
+    assert report["drain"]["owed_at_check"] == 0  # every notice a kill left owed was delivered
     broken = {name: count for name, count in report["violations"].items() if count}
     assert not broken, f"crash harness found: {broken}"
     assert report["verify"]["ok"] and report["verify"]["cli_exit"] == 0
