@@ -296,3 +296,16 @@ def test_slow_questions_do_not_stall_everyone(tmp_path: Path) -> None:
         allowed = max(2 * p99(quiet), p99(quiet) + FLOOR)
         assert len(loaded) >= 50, f"only {len(loaded)} answers for {name} in 90 s of load"
         assert p99(loaded) <= allowed, f"{name}: p99 {p99(loaded):.3f} s under load, {p99(quiet):.3f} s idle"
+
+
+def test_a_server_hands_freed_memory_back_with_one_trimming_thread() -> None:
+    """Issue 13 item 8: glibc kept what the thread pool freed, and the soak's server grew for as
+    long as it ran. Where glibc is the C library, serving caps its arenas and trims them."""
+    import ctypes.util
+
+    from credo.service.work import return_freed_memory
+
+    if ctypes.util.find_library("c") != "libc.so.6":
+        pytest.skip("not glibc: nothing to trim")
+    assert return_freed_memory(every=3600) and return_freed_memory(every=3600)
+    assert [thread.name for thread in threading.enumerate()].count("credo-malloc-trim") == 1

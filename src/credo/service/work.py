@@ -16,8 +16,11 @@ else would get a fifth of the interpreter. Hence three bounds:
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -80,3 +83,41 @@ def share_the_interpreter(interval: float = 0.001) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    return_freed_memory()
+
+
+#: glibc's mallopt parameter for the number of malloc arenas.
+_M_ARENA_MAX = -8
+_trimming = False  # one trimming thread per process, however often a server is set up
+
+
+def return_freed_memory(arenas: int = 2, every: float = 60.0) -> bool:
+    """Keep a long-running server's resident memory to what it holds (glibc only; elsewhere a
+    no-op that answers False).
+
+    glibc gives each thread that allocates its own malloc arena, up to eight per core, and keeps
+    what is freed in each for reuse rather than handing it back. A server's thread pool touches
+    many of them, so its resident memory climbed for as long as it ran: in a 30-minute soak from
+    244 to 448 MB after the first window, while the Python objects it held stayed under 80 MB
+    (tracemalloc), and one malloc_trim(0) gave back 94 MB at once. So: at most `arenas` arenas
+    (what MALLOC_ARENA_MAX does, set before the threads start), and a trim every `every`
+    seconds, which costs a few milliseconds.
+    """
+    global _trimming
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    mallopt(_M_ARENA_MAX, arenas)
+    if _trimming:
+        return True
+    _trimming = True
+
+    def trim() -> None:
+        while True:
+            time.sleep(every)
+            malloc_trim(0)
+
+    threading.Thread(target=trim, name="credo-malloc-trim", daemon=True).start()
+    return True
