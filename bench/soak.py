@@ -18,7 +18,8 @@ default is 100,000) so that the state cache reaches its bound within the first w
 still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
 window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
-(target: flat after the first window).
+(target: flat after the first window); and how many outbox entries were still owed when the
+traffic stopped (notices not yet delivered: late, not lost).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.crash_checks import owed_count  # noqa: E402
 from tests.service_process import (  # noqa: E402
     ACTIONS,
     COURT_BEHAVIOURS,
@@ -216,6 +218,7 @@ def main() -> None:
         stop.set()
         for thread in threads:
             thread.join(timeout=600)
+        owed_at_end = owed_count(url)  # notices not yet delivered when the traffic stopped: late ones
         server.stop()
         tracebacks = server.tracebacks()
     requests: Counter[str] = Counter()
@@ -253,6 +256,7 @@ def main() -> None:
                 "errors": dict(sorted(soak.errors.items())),
                 "error_total": sum(soak.errors.values()),
                 "server_tracebacks": tracebacks,
+                "outbox_owed_at_end": owed_at_end,
                 "rss_growth_after_first_window_kib": after_first[-1] - after_first[0] if after_first else None,
                 "windows": report_windows,
             },
