@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from credo.ledger.book import Ledger
 from credo.service.cache import StateCache
+from credo.storage import SqlStore
 from tests.ledger_contract import ARTICLE, EXAMPLE, Clock
 from tests.stores import initialised, sqlite_url
 
@@ -19,13 +20,19 @@ BEHAVIOURS = [("judgment_defaulted", "court"), ("bill_paid_on_time", "bank"), ("
               ("charity_donation", "charity_federation"), ("judgment_performed", "court")]  # fmt: skip
 
 
-def test_cached_answers_equal_fresh_ones_as_time_passes_and_records_arrive(tmp_path: Path) -> None:
+def example_ledger(tmp_path: Path) -> tuple[SqlStore, Ledger, Clock]:
+    """The article's rulebook and example records in a fresh SQLite ledger, the clock at 2025-06-01."""
     store = initialised(sqlite_url(tmp_path))
     clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
     ledger = Ledger(store, clock)
     ledger.publish(ARTICLE, "2019-01-01")
     clock.now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     ledger.ingest(EXAMPLE)
+    return store, ledger, clock
+
+
+def test_cached_answers_equal_fresh_ones_as_time_passes_and_records_arrive(tmp_path: Path) -> None:
+    store, ledger, clock = example_ledger(tmp_path)
     cache = StateCache(store, ledger)
     subjects = ["p-zhang-wei", "p-wang-fang", "p-zhao-lei", "o-jinxin-trading", "p-chen-jie"]
     late = tmp_path / "late.csv"
@@ -45,12 +52,8 @@ def test_cached_answers_equal_fresh_ones_as_time_passes_and_records_arrive(tmp_p
 
 def test_a_write_drops_only_the_subjects_it_touched_and_a_version_drops_all(tmp_path: Path) -> None:
     """Issue 15 item 2: decisions stay warm while records about other subjects keep arriving."""
-    store = initialised(sqlite_url(tmp_path))
-    clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
-    ledger = Ledger(store, clock)
-    ledger.publish(ARTICLE, "2019-01-01")
-    clock.now = now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
-    ledger.ingest(EXAMPLE)
+    store, ledger, clock = example_ledger(tmp_path)
+    now = clock.now
     cache = StateCache(store, ledger)
     kept, touched = "p-zhang-wei", "p-wang-fang"
     first_kept, first_touched = cache.get(kept, now), cache.get(touched, now)
@@ -108,12 +111,8 @@ def test_no_answer_is_older_than_a_write_it_should_have_seen(
 def test_the_cache_is_bounded_by_the_records_it_holds_not_by_its_entries(tmp_path: Path) -> None:
     """Issue 13 item 8: bounded by entries, the cache of a server whose subjects keep gaining
     records grew without end (the soak's resident memory rose 260 MB in 25 minutes)."""
-    store = initialised(sqlite_url(tmp_path))
-    clock = Clock(dt.datetime(2018, 12, 1, tzinfo=dt.UTC))
-    ledger = Ledger(store, clock)
-    ledger.publish(ARTICLE, "2019-01-01")
-    clock.now = now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
-    ledger.ingest(EXAMPLE)
+    store, ledger, clock = example_ledger(tmp_path)
+    now = clock.now
     subjects = ["p-zhang-wei", "p-wang-fang", "p-zhao-lei", "o-jinxin-trading", "p-chen-jie"]
     weights = {subject: StateCache(store, ledger).get(subject, now).weight for subject in subjects}
     limit = sum(sorted(weights.values())[-2:])  # room for the two heaviest, never for all five
