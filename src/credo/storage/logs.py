@@ -260,7 +260,9 @@ class ServiceLog(OutboxLog):
         events: dict[str, dict[str, dict[str, Any]]] = {}
         if ids:
             for event in connection.execute(
-                select(schema.appeal_events).where(schema.appeal_events.c.appeal_id.in_(ids))
+                select(schema.appeal_events).where(
+                    schema.one_of(connection.dialect.name, schema.appeal_events.c.appeal_id, ids)
+                )
             ):
                 events.setdefault(event.appeal_id, {})[event.event] = {
                     "reason": event.reason, "actor": event.actor, "at_us": event.at_us,

@@ -108,7 +108,12 @@ class OutboxLog:
             new = list(notices)
             if new:
                 stored = schema.notices.c.id
-                known = {row[0] for row in connection.execute(select(stored).where(stored.in_([n.id for n in new])))}
+                known = {
+                    row[0]
+                    for row in connection.execute(
+                        select(stored).where(schema.one_of(connection.dialect.name, stored, [n.id for n in new]))
+                    )
+                }
                 new = [notice for notice in new if notice.id not in known]
             if new:
                 chains.append(

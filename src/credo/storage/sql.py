@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import heapq
+import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from credo.storage.schema import (
     CORRECTION_FIELDS,
     RECORD_FIELDS,
     RULEBOOK_FIELDS,
+    SQLITE_ONE_OF,
     corrections,
+    one_of,
     pending_files,
     records,
     rulebook_versions,
@@ -437,9 +440,8 @@ class SqlStore(ServiceLog, PopulationRuns):
 
     def lookup(self, connection: Connection, source: str, ids: list[str]) -> Iterable[Sequence[Any]]:
         """Rows of one source's ids (through the unique index on source, source_id)."""
-        marks = ", ".join("?" * len(ids))
-        sql = f"SELECT {self._CONTENT} FROM records WHERE source = ? AND source_id IN ({marks})"
-        return connection.exec_driver_sql(sql, (source, *ids)).fetchall()
+        sql = f"SELECT {self._CONTENT} FROM records WHERE source = ? AND source_id IN {SQLITE_ONE_OF}"
+        return connection.exec_driver_sql(sql, (source, json.dumps(ids))).fetchall()
 
     def insert_records(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
         columns = ", ".join(("position", "hash", *RECORD_FIELDS))
@@ -481,7 +483,7 @@ class SqlStore(ServiceLog, PopulationRuns):
                 chunk = wanted[start : start + _LOOKUP_CHUNK]
                 query = (
                     select(records.c.subject, records.c.subject_kind)
-                    .where(records.c.subject.in_(chunk), visible(records.c.position))
+                    .where(one_of(self.dialect, records.c.subject, chunk), visible(records.c.position))
                     .distinct()
                 )
                 for subject, kind in connection.execute(query):
