@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -195,31 +196,44 @@ def main() -> None:
     with fresh_store(options.store) as url:
         keys = prepare(url, [f"p-soak-{number:04d}" for number in range(options.subjects)])
         server = Server(url, options=("--cache-records", str(options.cache_records)))
+        # A soak stopped by SIGTERM (or ^C) stops its server too, rather than leaving it serving.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         server.start()
         assert server.process is not None
         pid = server.process.pid
-        started = time.monotonic()
-        soak = Soak(server, keys, started, window)
         stop = threading.Event()
-        threads = [
-            threading.Thread(
-                target=client,
-                args=(soak, n, options.seed, stop, options.think_ms / 1000, options.population, options.keyed_share),
-            )
-            for n in range(options.clients)
-        ]
-        threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
-        rss = [rss_kib(pid)]
-        for thread in threads:
-            thread.start()
-        for index in range(1, windows + 1):  # memory at each window's boundary
-            time.sleep(max(0.0, started + index * window - time.monotonic()))
-            rss.append(rss_kib(pid))
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=600)
-        owed_at_end = owed_count(url)  # notices not yet delivered when the traffic stopped: late ones
-        server.stop()
+        try:
+            started = time.monotonic()
+            soak = Soak(server, keys, started, window)
+            threads = [
+                threading.Thread(
+                    target=client,
+                    args=(
+                        soak,
+                        n,
+                        options.seed,
+                        stop,
+                        options.think_ms / 1000,
+                        options.population,
+                        options.keyed_share,
+                    ),
+                )
+                for n in range(options.clients)
+            ]
+            threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
+            rss = [rss_kib(pid)]
+            for thread in threads:
+                thread.start()
+            for index in range(1, windows + 1):  # memory at each window's boundary
+                time.sleep(max(0.0, started + index * window - time.monotonic()))
+                rss.append(rss_kib(pid))
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=600)
+            owed_at_end = owed_count(url)  # notices not yet delivered when the traffic stopped: late ones
+        finally:
+            stop.set()
+            server.stop()
         tracebacks = server.tracebacks()
     requests: Counter[str] = Counter()
     report_windows = []
