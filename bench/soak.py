@@ -18,8 +18,9 @@ default is 100,000) so that the state cache reaches its bound within the first w
 still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
 window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
-(target: flat after the first window); and how many outbox entries were still owed when the
-traffic stopped (notices not yet delivered: late, not lost).
+(target: flat after the first window) and at rest after it (--rest-seconds with no traffic); and
+how many outbox entries were still owed when the traffic stopped (notices not yet delivered: late,
+not lost).
 """
 
 from __future__ import annotations
@@ -69,21 +70,31 @@ class Soak:
         self.records_of: dict[str, list[str]] = defaultdict(list)
         self.appealable: list[tuple[str, str]] = []  # (subject, record ref) not yet appealed
         self.pending: list[str] = []  # appeal ids not yet resolved
+        self.traffic = threading.Event()  # cleared while the soak rests at a window's end
+        self.traffic.set()
+        self.in_flight = 0
+        self.rested = 0.0  # seconds spent resting so far: they belong to no window
 
     def book(self, kind: str, began: float, status: int | str) -> None:
         elapsed = time.monotonic() - began
         with self.lock:
-            self.latencies[int((began - self.started) // self.window)][kind].append(elapsed)
+            self.latencies[int((began - self.started - self.rested) // self.window)][kind].append(elapsed)
             if not (isinstance(status, int) and 200 <= status < 300):
                 self.errors[f"{kind} {status}"] += 1
 
     def call(self, http: httpx.Client, kind: str, method: str, path: str, key: str, body: Any = None) -> Any:
+        self.traffic.wait()
+        with self.lock:
+            self.in_flight += 1
         began = time.monotonic()
         try:
             response = http.request(method, path, json=body, headers={"Authorization": f"Bearer {key}"})
         except httpx.HTTPError as exc:
             self.book(kind, began, type(exc).__name__)
             return None
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         self.book(kind, began, response.status_code)
         return response.json() if response.status_code == 200 else None
 
@@ -152,6 +163,7 @@ def client(
 def sweeper(soak: Soak, url: str, every: float, stop: threading.Event) -> None:
     """`credo sweep` as cron would run it, against the store the server is using."""
     while not stop.wait(every):
+        soak.traffic.wait()
         began = time.monotonic()
         try:
             done = subprocess.run(
@@ -165,6 +177,24 @@ def sweeper(soak: Soak, url: str, every: float, stop: threading.Event) -> None:
             soak.book("sweeps", began, "timeout")
             continue
         soak.book("sweeps", began, 200 if done.returncode == 0 else f"exit {done.returncode}")
+
+
+def rest(soak: Soak, pid: int, seconds: float) -> int | None:
+    """Stop the traffic, let the requests in flight finish, wait, read the server's memory, go on.
+
+    Memory read under load counts what the requests in flight hold, which grows as the persons'
+    files do (an export reads a whole file); memory at rest is what the server keeps, where a leak
+    shows."""
+    began = time.monotonic()
+    soak.traffic.clear()
+    while soak.in_flight:
+        time.sleep(0.05)
+    time.sleep(seconds)
+    resting = rss_kib(pid)
+    with soak.lock:
+        soak.rested += time.monotonic() - began
+    soak.traffic.set()
+    return resting
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -188,6 +218,13 @@ def main() -> None:
         type=int,
         default=10_000,
         help="the server's cache bound (its default is 100,000): small enough to be reached in the first window",
+    )
+    parser.add_argument(
+        "--rest-seconds",
+        type=float,
+        default=70.0,
+        help="at each window's end, stop the traffic this long and read the server's memory at rest "
+        "(longer than its one-minute malloc_trim); 0 to never rest",
     )
     parser.add_argument("--seed", type=int, default=8)
     options = parser.parse_args()
@@ -222,11 +259,14 @@ def main() -> None:
             ]
             threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
             rss = [rss_kib(pid)]
+            resting: list[int | None] = []
             for thread in threads:
                 thread.start()
-            for index in range(1, windows + 1):  # memory at each window's boundary
-                time.sleep(max(0.0, started + index * window - time.monotonic()))
+            for index in range(1, windows + 1):  # memory at each window's boundary, busy and at rest
+                time.sleep(max(0.0, started + soak.rested + index * window - time.monotonic()))
                 rss.append(rss_kib(pid))
+                if options.rest_seconds > 0:
+                    resting.append(rest(soak, pid, options.rest_seconds))
             stop.set()
             for thread in threads:
                 thread.join(timeout=600)
@@ -249,12 +289,14 @@ def main() -> None:
                 "p99_ms": {kind: percentile(values, 0.99) for kind, values in sorted(kinds.items())},
                 "rss_kib_start": rss[index],
                 "rss_kib_end": rss[index + 1],
+                "rss_kib_at_rest_after": resting[index] if index < len(resting) else None,
             }
         )
     late = [key for key in soak.latencies if key >= windows]  # requests begun after the last boundary
     for key in late:
         requests.update({kind: len(values) for kind, values in soak.latencies[key].items()})
     after_first = [value for value in rss[1:] if value is not None]
+    at_rest = [value for value in resting if value is not None]
     print(
         json.dumps(
             {
@@ -272,6 +314,7 @@ def main() -> None:
                 "server_tracebacks": tracebacks,
                 "outbox_owed_at_end": owed_at_end,
                 "rss_growth_after_first_window_kib": after_first[-1] - after_first[0] if after_first else None,
+                "rss_at_rest_growth_after_first_window_kib": (at_rest[-1] - at_rest[0] if len(at_rest) > 1 else None),
                 "windows": report_windows,
             },
             sort_keys=True,
