@@ -312,3 +312,37 @@ def test_good_news_is_a_notice_too(store_url: str, clock: Clock) -> None:
     kinds = [item["kind"] for item in notice["consequences"]]
     assert kinds[0] == "black_list_left" and "denial_lifted" in kinds and "limit_lifted" in kinds
     assert "no longer" in notice["message"]
+
+
+def test_the_reviewers_queue_is_a_page_of_the_waiting_appeals_nearest_deadline_first(
+    store_url: str, clock: Clock
+) -> None:
+    # The soak's queue read every appeal ever filed on every request, so each reviewer's look
+    # cost more than the last and the server's memory rose with it: the store filters, orders
+    # and pages now, and says how many wait.
+    store, client, keys = setup(store_url, clock)
+    rows = [{"subject": "p-zhang-wei", "behaviour": "contract_breach", "at": f"2025-05-0{n + 1}", "id": f"q{n}"}
+            for n in range(5)]  # fmt: skip
+    assert client.post("/v1/records", json={"records": rows}, headers=auth(keys["court"])).status_code == 200
+    ids = []
+    for n in range(5):
+        clock.now = NOW + dt.timedelta(days=n)  # each filed a day later: each deadline a day later
+        ids.append(file_appeal(client, keys["zhang"], f"court:q{n}").json()["id"])
+    resolved = client.post(f"/v1/appeals/{ids[1]}/resolve", json={"outcome": "uphold", "reason": "it stands"},
+                           headers=auth(keys["reviewer"]))  # fmt: skip
+    assert resolved.status_code == 200
+    first = client.get("/v1/appeals", params={"limit": 2}, headers=auth(keys["reviewer"])).json()
+    assert [item["id"] for item in first["appeals"]] == [ids[0], ids[2]]
+    assert (first["total"], first["overdue"], first["offset"]) == (4, 0, 0)
+    rest = client.get("/v1/appeals", params={"limit": 2, "offset": 2}, headers=auth(keys["reviewer"])).json()
+    assert [item["id"] for item in rest["appeals"]] == [ids[3], ids[4]]
+    whole = client.get("/v1/appeals", headers=auth(keys["reviewer"])).json()
+    assert [item["id"] for item in whole["appeals"]] == [ids[0], ids[2], ids[3], ids[4]]
+
+    clock.now = dt.datetime.fromisoformat(whole["appeals"][1]["deadline"])  # the first two are due now
+    late = client.get("/v1/appeals", params={"limit": 1}, headers=auth(keys["reviewer"])).json()
+    assert (late["total"], late["overdue"]) == (4, 2) and late["appeals"][0]["overdue"]
+    assert store.waiting_appeals(0, limit=1).total == 4  # the store's own count, beside its page of one
+
+    refused = client.get("/v1/appeals", params={"limit": 0}, headers=auth(keys["reviewer"]))
+    assert is_error(refused, 422) and "limit" in refused.text

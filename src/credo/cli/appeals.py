@@ -9,7 +9,7 @@ import typer
 from credo.cli.common import DEFAULT_STORE, JsonOpt, StoreOpt, data_table, emit, fail, stdout, store
 from credo.errors import CredoError
 from credo.ledger.book import Ledger, utc_now
-from credo.ledger.chain import from_micros
+from credo.ledger.chain import from_micros, micros
 from credo.service.appeals import Appeals, view
 from credo.service.errors import ApiError
 
@@ -35,8 +35,8 @@ def list_appeals(
 ) -> None:
     """Appeals awaiting a reviewer (or every appeal with --all), the nearest deadline first."""
     appeals, now = _appeals(url), utc_now()
-    views = [view(appeal, now) for appeal in appeals.store.appeals() if every or appeal.outcome is None]
-    views.sort(key=lambda item: item["deadline"])
+    found = appeals.store.appeals() if every else appeals.store.waiting_appeals(micros(now)).appeals
+    views = sorted((view(appeal, now) for appeal in found), key=lambda item: item["deadline"])
     if as_json:
         for item in views:
             emit(item)

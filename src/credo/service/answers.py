@@ -357,7 +357,12 @@ class AppealView(Answer):
 
 
 class PendingAppeals(Answer):
+    """One page of the appeals awaiting a reviewer, the nearest deadline first."""
+
     appeals: list[AppealView]
+    total: int = Field(description="How many appeals await a reviewer in all; ask again with a larger offset for more.")
+    overdue: int = Field(description="How many of them are past their deadline.")
+    offset: int = Field(description="How many waiting appeals come before this page.")
 
 
 class SubjectFile(Answer):

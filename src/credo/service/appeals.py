@@ -52,10 +52,17 @@ def appeal_view(appeal: AppealRow, now: dt.datetime) -> AppealView:
     return AppealView.model_validate(view(appeal, now))
 
 
-def pending_appeals(store: SqlStore, now: dt.datetime) -> PendingAppeals:
-    """Appeals not yet resolved, the oldest deadline first."""
-    waiting = [view(item, now) for item in store.appeals() if item.outcome is None]
-    return PendingAppeals.model_validate({"appeals": sorted(waiting, key=lambda item: item["deadline"])})
+#: How many waiting appeals one page of the reviewers' queue shows unless asked for another number.
+QUEUE_PAGE = 100
+
+
+def pending_appeals(store: SqlStore, now: dt.datetime, limit: int = QUEUE_PAGE, offset: int = 0) -> PendingAppeals:
+    """Appeals not yet resolved, the nearest deadline first: one page of them, and how many wait."""
+    queue = store.waiting_appeals(micros(now), limit, offset)
+    return PendingAppeals.model_validate(
+        {"appeals": [view(item, now) for item in queue.appeals], "total": queue.total, "overdue": queue.overdue,
+         "offset": offset}
+    )  # fmt: skip
 
 
 class Appeals:

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from credo.errors import Conflict, NotFound
@@ -64,6 +64,19 @@ class AppealRow:
         """The resolution; the earliest, should a ledger written before resolutions were guarded hold two."""
         resolved = [event for event in ("uphold", "reverse") if event in self.events]
         return min(resolved, key=lambda event: self.events[event]["at_us"], default=None)
+
+
+#: The events that resolve an appeal; one without either still awaits a reviewer (a lapsed one too).
+RESOLUTIONS = ("uphold", "reverse")
+
+
+@dataclass(frozen=True)
+class AppealQueue:
+    """One page of the appeals awaiting a reviewer, the nearest deadline first."""
+
+    appeals: list[AppealRow]
+    total: int  # how many await a reviewer in all
+    overdue: int  # how many of them are past their deadline
 
 
 #: A correction an appeal makes: (action, reason, actor).
@@ -236,16 +249,33 @@ class ServiceLog(OutboxLog):
         with self._connect() as connection:
             return self._appeals(connection, subject, appeal_id, overdue_at)
 
+    def waiting_appeals(self, now_us: int, limit: int | None = None, offset: int = 0) -> AppealQueue:
+        """The appeals no reviewer has resolved yet, the nearest deadline first: `limit` of them
+        from `offset` (all when limit is None), how many there are and how many are overdue at
+        now_us. The filter and the order are the database's, so a reviewer's page costs the page,
+        not every appeal ever filed."""
+        appeals = schema.appeals
+        late = func.sum(case((appeals.c.deadline_us <= now_us, 1), else_=0))
+        with self._connect() as connection:
+            counts = select(func.count(), late).select_from(appeals).where(_unresolved())
+            total, overdue = connection.execute(counts).one()
+            page = self._appeals(connection, waiting=True, limit=limit, offset=offset)
+        return AppealQueue(page, int(total), int(overdue or 0))
+
     def _appeals(
         self, connection: Connection, subject: str | None = None, appeal_id: str | None = None,
-        overdue_at: int | None = None, record_position: int | None = None,
+        overdue_at: int | None = None, record_position: int | None = None, waiting: bool = False,
+        limit: int | None = None, offset: int = 0,
     ) -> list[AppealRow]:  # fmt: skip
         appeals, records = schema.appeals, schema.records
-        query = (
-            select(appeals, records.c.source, records.c.source_id)
-            .join(records, records.c.position == appeals.c.record_position)
-            .order_by(appeals.c.filed_us, appeals.c.id)
+        query = select(appeals, records.c.source, records.c.source_id).join(
+            records, records.c.position == appeals.c.record_position
         )
+        if waiting:
+            query = query.where(_unresolved()).order_by(appeals.c.deadline_us, appeals.c.id)
+            query = query.limit(limit).offset(offset) if limit is not None else query.offset(offset)
+        else:
+            query = query.order_by(appeals.c.filed_us, appeals.c.id)
         if subject is not None:
             query = query.where(appeals.c.subject == subject)
         if appeal_id is not None:
@@ -342,3 +372,9 @@ def _key(row: Any, revoked_us: int | None) -> StoredKey:
 def _logged(row: Any) -> LoggedDecision:
     return LoggedDecision(row.id, row.subject, row.action, row.at_us, row.decided_us, row.rulebook_position,
                           row.ledger_position, json.loads(row.answer))  # fmt: skip
+
+
+def _unresolved() -> Any:
+    """appeals.id has no resolution event (uphold or reverse)."""
+    events = schema.appeal_events
+    return schema.appeals.c.id.not_in(select(events.c.appeal_id).where(events.c.event.in_(RESOLUTIONS)))

@@ -17,8 +17,9 @@ from jinja2 import Environment
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credo.errors import Conflict, CredoError, NotFound
-from credo.ledger.chain import from_micros
+from credo.ledger.chain import from_micros, micros
 from credo.semantics import NoRulebookInForce
+from credo.service.appeals import QUEUE_PAGE
 from credo.service.errors import ApiError
 from credo.service.replay import UnknownDecision, replay
 from credo.service.services import Services
@@ -231,7 +232,7 @@ def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> 
         now = clock()
         history = ledger.history()
         tz = history.versions[-1].rulebook.tz if history else dt.UTC
-        waiting = sorted((a for a in store.appeals() if a.outcome is None), key=lambda a: a.deadline_us)
+        queue = store.waiting_appeals(micros(now), QUEUE_PAGE)
         rows = [
             {
                 "id": a.id,
@@ -241,7 +242,7 @@ def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> 
                 "overdue": from_micros(a.deadline_us) <= now,
                 "lapsed": "lapsed" in a.events,
             }
-            for a in waiting
+            for a in queue.appeals
         ]
         rulebook = history.in_force(now) if history else None
         runs = store.population_runs()
@@ -249,6 +250,8 @@ def mount_pages(app: FastAPI, services: Services, secret: str | None = None) -> 
             request,
             "desk.html",
             appeals=rows,
+            waiting=queue.total,
+            overdue=queue.overdue,
             may_review=session.key.role == "reviewer",
             role=session.key.role,
             population=population_over_time(runs, rulebook) if rulebook and runs else [],

@@ -1,10 +1,12 @@
 """Appeals for reviewers: the pending ones, and their resolution."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from credo.ledger.incoming import Identifier
 from credo.service.answers import AppealView, PendingAppeals
-from credo.service.appeals import appeal_view, pending_appeals
+from credo.service.appeals import QUEUE_PAGE, appeal_view, pending_appeals
 from credo.service.models import Resolution
 from credo.service.routes.errors import BODY, KEYED, refusals
 from credo.service.services import OnTime, Reviewer, Svc
@@ -12,10 +14,16 @@ from credo.service.services import OnTime, Reviewer, Svc
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
 
-@router.get("", responses=refusals(*KEYED))
-def pending(key: Reviewer, _: OnTime, svc: Svc) -> PendingAppeals:
-    """Appeals not yet resolved, the oldest deadline first."""
-    return pending_appeals(svc.store, svc.clock())
+@router.get("", responses=refusals(*KEYED, 422))
+def pending(
+    key: Reviewer,
+    _: OnTime,
+    svc: Svc,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many appeals to show.")] = QUEUE_PAGE,
+    offset: Annotated[int, Query(ge=0, description="How many of the waiting appeals to pass over first.")] = 0,
+) -> PendingAppeals:
+    """Appeals not yet resolved, the nearest deadline first, a page at a time (`total` says how many wait)."""
+    return pending_appeals(svc.store, svc.clock(), limit, offset)
 
 
 @router.post("/{appeal_id}/resolve", responses=refusals(*KEYED, 404, 409, *BODY))
