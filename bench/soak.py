@@ -18,9 +18,9 @@ default is 100,000) so that the state cache reaches its bound within the first w
 still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
 window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
-(target: flat after the first window) and at rest after it (--rest-seconds with no traffic); and
-how many outbox entries were still owed when the traffic stopped (notices not yet delivered: late,
-not lost).
+(target: flat after the first window) and at rest after it (the least reading over --rest-seconds
+with no traffic); and how many outbox entries were still owed when the traffic stopped (notices
+not yet delivered: late, not lost).
 """
 
 from __future__ import annotations
@@ -184,13 +184,19 @@ def rest(soak: Soak, pid: int, seconds: float) -> int | None:
 
     Memory read under load counts what the requests in flight hold, which grows as the persons'
     files do (an export reads a whole file); memory at rest is what the server keeps, where a leak
-    shows."""
+    shows. Its least reading while resting is the figure: the server's own background work goes
+    on at rest (delivering the notices still owed, its chain check every minute) and what that
+    work frees goes back to the system at the next one-minute malloc_trim, so one reading at a
+    given moment varies by some 15 MB with the moment; a leak raises the least reading too."""
     began = time.monotonic()
     soak.traffic.clear()
     while soak.in_flight:
         time.sleep(0.05)
-    time.sleep(seconds)
-    resting = rss_kib(pid)
+    readings = []
+    while (left := began + seconds - time.monotonic()) > 0:
+        time.sleep(min(2.0, left))
+        readings.append(rss_kib(pid))
+    resting = min((reading for reading in readings if reading is not None), default=None)
     with soak.lock:
         soak.rested += time.monotonic() - began
     soak.traffic.set()

@@ -190,3 +190,49 @@ def test_a_process_killed_while_it_delivers_loses_no_notice_and_doubles_none(
     result = CliRunner().invoke(cli, ["ingest", str(rows), "--json", "--store", store_url])
     assert result.exit_code == 0 and '"duplicates": 120' in result.stdout
     assert notice_counts(store) == dict.fromkeys(subjects, 1) and owed(store) == 0
+
+
+def test_a_writing_request_delivers_for_its_budget_and_the_carrier_does_the_rest() -> None:
+    """Other writers' entries keep coming while one request delivers, and it delivered them until
+    none were left: a resolution was answered after 271 s in the soak (issue 13 item 8). Here
+    every delivery brings a new entry, as a busy server's writes do, 300 in all."""
+    import threading
+
+    from credo.service.delivery import Deliverer
+    from credo.storage.outbox import Owed
+
+    entries = [Owed(1, "records", 0, 0, 1, {})]
+    delivered: list[int] = []
+    writers: list[threading.Thread] = []
+    lock = threading.Lock()
+
+    class Store:
+        def owed(self, low: int) -> list[Owed]:
+            with lock:
+                return [entry for entry in entries if entry.id > low and entry.id not in delivered]
+
+    deliverer = Deliverer(Store(), None, budget=0.1)  # type: ignore[arg-type]
+
+    def deliver(entry: Owed) -> int:
+        time.sleep(0.005)
+        with lock:
+            delivered.append(entry.id)
+            wrote = len(entries) < 300
+            if wrote:  # a write elsewhere, committed while this one was delivered
+                entries.append(Owed(len(entries) + 1, "records", 0, 0, 1, {}))
+        if wrote:  # and that request delivers after its write, as every writer does
+            writers.append(threading.Thread(target=deliverer.after_write))
+            writers[-1].start()
+        return 1
+
+    deliverer._deliver = deliver  # type: ignore[method-assign]
+    began = time.monotonic()
+    sent = deliverer.after_write()
+    took = time.monotonic() - began
+    assert took < 1.0 and 0 < sent < 300, (took, sent)  # 300 × 5 ms = 1.5 s before the budget
+    deadline = time.monotonic() + 30
+    while len(delivered) < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for writer in writers:
+        assert writer.join(5) is None and not writer.is_alive()  # each of them answered at once
+    assert sorted(delivered) == list(range(1, 301))  # the carrier delivered the rest, each once

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from credo.errors import CredoError
@@ -30,20 +31,27 @@ log = logging.getLogger(__name__)
 class Deliverer:
     """One per process: deliveries in it run one at a time; several processes may deliver at once."""
 
-    def __init__(self, store: SqlStore, ledger: Ledger, chunk: int = 500) -> None:
+    def __init__(self, store: SqlStore, ledger: Ledger, chunk: int = 500, budget: float = 2.0) -> None:
         self.store = store
         self.ledger = ledger
         self.chunk = chunk
+        self.budget = budget  # seconds a writing request delivers for before handing over
         self._lock = threading.Lock()
         self._wanted = threading.Event()
         self._low = 0  # every entry up to this id is delivered (ids grow in commit order)
+        self._carrier: threading.Thread | None = None  # delivers what a request handed over
+        self._carrying = threading.Lock()  # guards _carrier
 
-    def run(self, with_time: bool = True) -> int:
+    def run(self, with_time: bool = True, budget: float | None = None) -> int:
         """Deliver everything owed; return how many notices were stored. A call made while another
         thread delivers leaves the work to it (that thread looks again before it stops).
 
         Without `with_time`, a sweep's entries are passed over (they stay owed): telling everyone
-        what time changed is the sweep's own work, and the next sweep's or start's should it die."""
+        what time changed is the sweep's own work, and the next sweep's or start's should it die.
+        With a `budget` (seconds), the call stops once it is spent and the deliverer's own thread
+        (the carrier) carries on: the other writers' entries keep coming while one delivers, and a
+        request that delivered them until none were left answered after four minutes in the soak."""
+        ends = None if budget is None else time.monotonic() + budget
         self._wanted.set()
         sent = 0
         while self._wanted.is_set():
@@ -51,34 +59,72 @@ class Deliverer:
                 return sent
             try:
                 self._wanted.clear()
-                passed_over = False
-                for entry in self.store.owed(self._low):
-                    if entry.kind == "time" and not with_time:
-                        passed_over = True
-                        continue
-                    sent += self._deliver(entry)
-                    if not passed_over:  # _low never passes an entry still owed
-                        self._low = entry.id
+                done, finished = self._owed(with_time, ends)
+                sent += done
+                if not finished:
+                    self._hand_over(with_time)
+                    return sent
             finally:
                 self._lock.release()
         return sent
 
+    def _owed(self, with_time: bool, ends: float | None) -> tuple[int, bool]:
+        """Deliver what is owed (the lock held) until `ends`; whether all of it was delivered."""
+        sent, passed_over = 0, False
+        for entry in self.store.owed(self._low):
+            if ends is not None and time.monotonic() >= ends:
+                return sent, False
+            if entry.kind == "time" and not with_time:
+                passed_over = True
+                continue
+            sent += self._deliver(entry)
+            if not passed_over:  # _low never passes an entry still owed
+                self._low = entry.id
+        return sent, True
+
+    def _hand_over(self, with_time: bool) -> None:
+        """Leave what is still owed to the carrier, started unless it runs; it waits for the lock
+        (held by the caller) and delivers until nothing is owed and nobody asked again."""
+        with self._carrying:
+            self._wanted.set()
+            if self._carrier is None:
+                self._carrier = threading.Thread(
+                    target=self._carry, args=(with_time,), name="credo-carrier", daemon=True
+                )
+                self._carrier.start()
+
+    def _carry(self, with_time: bool) -> None:
+        failed = False
+        while True:
+            with self._lock:
+                self._wanted.clear()
+                try:
+                    self._owed(with_time, None)
+                except Exception:  # the next write hands over again; a start or a sweep delivers too
+                    log.exception("notices stay owed: delivery failed")
+                    failed = True
+            with self._carrying:  # _hand_over sees the carrier running, or starts another
+                if failed or not self._wanted.is_set():
+                    self._carrier = None
+                    return
+
     def after_write(self) -> int:
         """Deliver after a write whose answer is already due: a failure leaves the notices owed
         (the next write, start or sweep delivers them) rather than failing an acknowledged write.
+        A request delivers for at most `budget` seconds, then hands the rest to the carrier.
 
         A sweep's entry is left to the sweep: delivered here, a request that came while
         `credo sweep` ran waited on the notices of the whole ledger (an appeal answered after 63 s
         in the soak)."""
-        return self._logged(with_time=False)
+        return self._logged(with_time=False, budget=self.budget)
 
     def catch_up(self) -> int:
         """Deliver whatever a kill left owed, a sweep's entries included (when a server starts)."""
         return self._logged(with_time=True)
 
-    def _logged(self, with_time: bool) -> int:
+    def _logged(self, with_time: bool, budget: float | None = None) -> int:
         try:
-            return self.run(with_time)
+            return self.run(with_time, budget)
         except Exception:
             log.exception("notices stay owed: delivery failed")
             return 0
