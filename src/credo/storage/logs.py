@@ -273,7 +273,7 @@ class ServiceLog(OutboxLog):
         )
         if waiting:
             query = query.where(_unresolved()).order_by(appeals.c.deadline_us, appeals.c.id)
-            query = query.limit(limit).offset(offset) if limit is not None else query.offset(offset)
+            query = query.limit(limit).offset(offset)  # limit None: every waiting appeal
         else:
             query = query.order_by(appeals.c.filed_us, appeals.c.id)
         if subject is not None:
