@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from credo.rules import Rulebook
 from credo.rules.time import period_key
-from credo.semantics import Record, evaluate, explain
+from credo.semantics import Record, SubjectState, evaluate, explain
+from credo.service.consequences import consequences
 from tests.strategies import instants, ledgers, rulebooks
+
+ENDED = ("perk_ended", "denial_lifted", "limit_lifted")
 
 settings.register_profile("credo", max_examples=150, deadline=None)
 settings.load_profile("credo")
@@ -85,3 +88,29 @@ def test_adverse_decisions_lead_with_at_most_four_key_factors(
     if not adverse:
         assert decision.key_factors == []
     assert (decision.decision == "deny") == any(measure.effect == "deny" for measure in decision.measures)
+
+
+@given(rulebooks(), ledgers(max_size=15), st.integers(0, 15), instants(), st.integers(0, 400))
+def test_a_notice_names_every_measure_that_began_or_ended_and_decides_only_those(
+    rulebook: Rulebook, rows: list[Record], cut: int, at: dt.datetime, days_later: int
+) -> None:
+    """The notice compares which measures hold and decides only the actions that gained one
+    (for speed); the measures it names are exactly those a full decision of every action, in
+    both states, finds begun or ended, with that decision's reasons."""
+    later = at + dt.timedelta(days=days_later)
+    before = SubjectState(rulebook, "s", "person", [r for r in rows[:cut] if r.at <= at], at) if cut else None
+    after = SubjectState(rulebook, "s", "person", [r for r in rows if r.at <= later], later)
+    expected = []
+    for action in rulebook.actions:
+        now = {m.measure: m for m in after.decide(action).measures}
+        then = {m.measure: m for m in before.decide(action).measures} if before is not None else {}
+        expected += [(name, "began", now[name].reasons) for name in now if name not in then]
+        expected += [(name, "ended", None) for name in then if name not in now]
+    found = [
+        (item.about, "ended" if item.kind in ENDED else "began",
+         None if item.kind in ENDED else (item.facts["reasons"] if item.kind == "perk_applies" else None))
+        for item in consequences(before, after) if item.kind.startswith(("measure", "perk", "denial", "limit"))
+    ]  # fmt: skip
+    assert sorted(f[:2] for f in found) == sorted(e[:2] for e in expected)
+    perks = {name: reasons for name, how, reasons in expected if how == "began"}
+    assert all(reasons == perks[name] for name, how, reasons in found if reasons is not None)

@@ -85,7 +85,8 @@ def _next_tier(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]
     }
 
 
-def _program(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]:
+def explain_program(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]:
+    """One program's part of `explain`: its active records, next change and next better tier."""
     at, tz = state.at, state.tz
     score = timeline.score_at(at)
     change = timeline.next_change(at)
@@ -118,7 +119,8 @@ def _program(state: SubjectState, timeline: ProgramTimeline) -> dict[str, Any]:
     }
 
 
-def _list(state: SubjectState, name: str) -> dict[str, Any]:
+def explain_list(state: SubjectState, name: str) -> dict[str, Any]:
+    """One list's part of `explain`: the stay's facts and the way off it."""
     listed = state.rulebook.lists[name]
     facts = state.list_reason(name, state.at)
     behaviours: list[dict[str, Any]] = []
@@ -154,6 +156,6 @@ def explain(state: SubjectState) -> dict[str, Any]:
         "subject": state.subject,
         "kind": state.kind,
         "at": iso(state.at, state.tz),
-        "programs": [_program(state, state.timelines[name]) for name in state.enrolled()],
-        "lists": [_list(state, name) for name in state.lists()],
+        "programs": [explain_program(state, state.timelines[name]) for name in state.enrolled()],
+        "lists": [explain_list(state, name) for name in state.lists()],
     }

@@ -209,6 +209,13 @@ class SubjectState:
             known=self.known,
         )
 
+    def holding(self, action: str) -> list[str]:
+        """The names of the action's measures whose condition holds at `at`, in the rulebook's
+        order: rule 7 without the reasons, for comparing two states (a notice asks it of every
+        action, twice, and needs the reasons only of what changed)."""
+        return [name for name, measure in self.rulebook.measures_of(action)
+                if holds(measure.when, self.at, self.timelines, self)]  # fmt: skip
+
     def key_factors(self, applying: list[MeasureResult]) -> list[dict[str, Any]]:
         """At most four records that weigh most in the adverse measures, ranked."""
         by_record: dict[str, dict[str, Any]] = {}

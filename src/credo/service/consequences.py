@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from credo.semantics import SubjectState, explain
+from credo.semantics import SubjectState
+from credo.semantics.explain import explain_list, explain_program
 
 ConsequenceKind = Literal[
     "black_list_entered", "measure_denies", "measure_limits", "red_list_left", "perk_ended", "tier_fell",
@@ -76,7 +77,6 @@ def consequences(before: SubjectState | None, after: SubjectState) -> list[Conse
 def _lists(before: SubjectState | None, after: SubjectState) -> list[Consequence]:
     found: list[Consequence] = []
     was, now = set(before.lists()) if before is not None else set(), set(after.lists())
-    explained = {item["list"]: item for item in explain(after)["lists"]} if now - was else {}
     for name in sorted(now - was):
         listed = after.rulebook.lists[name]
         reasons = after.list_reason(name, after.at)
@@ -85,7 +85,7 @@ def _lists(before: SubjectState | None, after: SubjectState) -> list[Consequence
         stay = f"; you stay on it until {until} at the latest" if until else ""
         text = f"You were put on the {listed.kind} list “{words(name)}”{_described(listed.description)}{because}{stay}."
         kind: ConsequenceKind = "black_list_entered" if listed.kind == "black" else "red_list_entered"
-        way_out = explained[name]["way_off"] if name in explained else None
+        way_out = explain_list(after, name)["way_off"]
         found.append(Consequence(kind=kind, good=listed.kind == "red", text=text, about=name,
                                  facts={"reasons": reasons, "way_out": way_out}))  # fmt: skip
     rulebook = before.rulebook if before is not None else after.rulebook
@@ -101,7 +101,6 @@ def _tiers(before: SubjectState | None, after: SubjectState) -> list[Consequence
     found: list[Consequence] = []
     if before is None:
         return found
-    explained: dict[str, Any] | None = None
     for program in after.enrolled():
         if program not in before.enrolled() or program not in before.timelines:
             continue
@@ -116,8 +115,7 @@ def _tiers(before: SubjectState | None, after: SubjectState) -> list[Consequence
                 f"(score {_score(score)}).")  # fmt: skip
         facts: dict[str, Any] = {"from": old, "to": new, "score": score}
         if not better:
-            explained = explained or {item["program"]: item for item in explain(after)["programs"]}
-            mine = explained[program]
+            mine = explain_program(after, timeline)
             facts["reasons"] = sorted(mine["records"], key=lambda entry: entry["effective"] * step)[:4]
             facts["way_out"] = mine["next_tier"]
         kind: ConsequenceKind = "tier_rose" if better else "tier_fell"
@@ -126,26 +124,33 @@ def _tiers(before: SubjectState | None, after: SubjectState) -> list[Consequence
 
 
 def _measures(before: SubjectState | None, after: SubjectState) -> list[Consequence]:
+    """The measures that began or ended to apply. Which hold is compared first, and only an
+    action with a new measure is decided (for its reasons): most actions change nothing."""
     found: list[Consequence] = []
     for action in after.rulebook.actions:
-        now = after.decide(action)
-        then = {}
+        now = after.holding(action)
+        then: list[str] = []
         if before is not None and action in before.rulebook.actions:
-            then = {measure.measure: measure for measure in before.decide(action).measures}
-        current = {measure.measure: measure for measure in now.measures}
-        for name, measure in current.items():
-            if name in then:
+            then = before.holding(action)
+        if now == then:
+            continue
+        if any(name not in then for name in now):
+            decision = after.decide(action)
+            for measure in decision.measures:
+                if measure.measure in then:
+                    continue
+                kind: ConsequenceKind = _NEW_MEASURE[measure.effect]  # type: ignore[assignment]
+                text = f"{_LABEL[kind]} ({words(action)}): {measure.detail or words(measure.measure)}."
+                facts = {"action": action, "effect": measure.effect, "basis": measure.basis,
+                         "reasons": decision.key_factors if measure.effect != "perk" else measure.reasons}  # fmt: skip
+                found.append(Consequence(kind=kind, good=measure.effect == "perk", text=text, about=measure.measure,
+                                         facts=facts))  # fmt: skip
+        for name in then:
+            if name in now:
                 continue
-            kind: ConsequenceKind = _NEW_MEASURE[measure.effect]  # type: ignore[assignment]
-            text = f"{_LABEL[kind]} ({words(action)}): {measure.detail or words(name)}."
-            facts = {"action": action, "effect": measure.effect, "basis": measure.basis,
-                     "reasons": now.key_factors if measure.effect != "perk" else measure.reasons}  # fmt: skip
-            found.append(Consequence(kind=kind, good=measure.effect == "perk", text=text, about=name, facts=facts))
-        for name, measure in then.items():
-            if name in current:
-                continue
-            kind = _ENDED_MEASURE[measure.effect]  # type: ignore[assignment]
-            text = f"{_LABEL[kind]} ({words(action)}): “{measure.detail or words(name)}” no longer applies to you."
-            facts = {"action": action, "effect": measure.effect, "basis": measure.basis}
-            found.append(Consequence(kind=kind, good=measure.effect != "perk", text=text, about=name, facts=facts))
+            ended = before.rulebook.measures[name]  # type: ignore[union-attr]  # then is empty without before
+            kind = _ENDED_MEASURE[ended.effect]  # type: ignore[assignment]
+            text = f"{_LABEL[kind]} ({words(action)}): “{ended.detail or words(name)}” no longer applies to you."
+            facts = {"action": action, "effect": ended.effect, "basis": ended.basis}
+            found.append(Consequence(kind=kind, good=ended.effect != "perk", text=text, about=name, facts=facts))
     return found
