@@ -193,11 +193,12 @@ class SubjectState:
         if action not in self.rulebook.actions:
             known = ", ".join(sorted(self.rulebook.actions)) or "none"
             raise UnknownName(f"unknown action {action!r}; actions: {known}")
-        applying = []
-        for name, measure in self.rulebook.measures_of(action):
-            if holds(measure.when, instant, self.timelines, self):
-                why = reasons(measure.when, instant, self.timelines, self, self.tz)
-                applying.append(MeasureResult(name, measure.effect, measure.detail, measure.basis, why))
+        held = self.holding(action, instant)
+        applying = [
+            MeasureResult(name, measure.effect, measure.detail, measure.basis,
+                          reasons(measure.when, instant, self.timelines, self, self.tz))
+            for name, measure in self.rulebook.measures_of(action) if name in held
+        ]  # fmt: skip
         verdict = "deny" if any(result.effect == "deny" for result in applying) else "allow"
         return Decision(
             self.subject,
@@ -209,12 +210,13 @@ class SubjectState:
             known=self.known,
         )
 
-    def holding(self, action: str) -> list[str]:
-        """The names of the action's measures whose condition holds at `at`, in the rulebook's
-        order: rule 7 without the reasons, for comparing two states (a notice asks it of every
-        action, twice, and needs the reasons only of what changed)."""
+    def holding(self, action: str, instant: dt.datetime | None = None) -> list[str]:
+        """The names of the action's measures whose condition holds, in the rulebook's order:
+        rule 7 without the reasons. A notice compares it between two states for every action and
+        needs the reasons only of what changed."""
+        instant = instant or self.at
         return [name for name, measure in self.rulebook.measures_of(action)
-                if holds(measure.when, self.at, self.timelines, self)]  # fmt: skip
+                if holds(measure.when, instant, self.timelines, self)]  # fmt: skip
 
     def key_factors(self, applying: list[MeasureResult]) -> list[dict[str, Any]]:
         """At most four records that weigh most in the adverse measures, ranked."""
