@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from credo.errors import Conflict
 from credo.ledger.book import Ledger
 from credo.service import create_app, create_key
+from credo.service.appeals import Appeals
 from credo.service.consequences import WEIGHT
 from credo.storage import SqlStore
 from tests.ledger_contract import Clock
@@ -249,6 +251,34 @@ def test_resolutions_sent_at_once_resolve_once(store_url: str, clock: Clock) -> 
 
 def notices_of(client: TestClient, key: str) -> list[dict[str, Any]]:
     return list(client.get("/v1/me/notices", headers=auth(key)).json()["notices"])
+
+
+def test_a_filing_is_stamped_after_the_resolution_it_follows(store_url: str, clock: Clock) -> None:
+    """A filing whose clock is read before a resolution on the same record, but that reaches the
+    store after it, must not look filed while the first appeal was still open (before: filed_us
+    came from a clock read outside the append lock, so the second appeal's filing predated the
+    first one's resolution and the crash test counted two open appeals on one record)."""
+    store, _, _ = setup(store_url, clock)
+    ledger = Ledger(store, clock)
+    first = Appeals(store, ledger, lambda: NOW).file("p-zhang-wei", "court:r0039", "not me")
+    clock_read, resolved = threading.Event(), threading.Event()
+
+    def slow_clock() -> dt.datetime:  # the filing's clock is read, then its thread is descheduled
+        clock_read.set()
+        resolved.wait(timeout=1.0)  # with the clock read under the lock, the resolution waits for us
+        return NOW + dt.timedelta(days=1)
+
+    with ThreadPoolExecutor(1) as pool:
+        filing = pool.submit(Appeals(store, ledger, slow_clock).file, "p-zhang-wei", "court:r0039", "new evidence")
+        assert clock_read.wait(timeout=10)
+        Appeals(store, ledger, lambda: NOW + dt.timedelta(days=2)).resolve(first.id, "uphold", "stands", "reviewer")
+        resolved.set()
+        try:
+            second = filing.result()
+        except Conflict:
+            return  # it reached the store while the first was open, and was refused: right
+    upheld_at = Appeals(store, ledger, clock).find(first.id).events["uphold"]["at_us"]
+    assert second.filed_us >= upheld_at
 
 
 def test_a_won_appeal_is_told_as_won_with_everything_it_lifted(store_url: str, clock: Clock) -> None:

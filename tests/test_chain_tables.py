@@ -49,8 +49,9 @@ def populate(store: SqlStore) -> None:
     )
     no_corrections: Plan = lambda appeal, actions: []  # noqa: E731
     for i in range(3):
-        store.file_appeal(AppealRow(f"a{i}", 30, ZHANG, "not me", 10 + i, 100 + i, "count", {}), no_corrections)
-        store.settle_appeal(f"a{i}", "uphold", "checked", "reviewer", 20 + i, no_corrections)
+        row = AppealRow(f"a{i}", 30, ZHANG, "not me", 10 + i, 100 + i, "count", {})
+        store.file_appeal(lambda row=row: row, no_corrections)
+        store.settle_appeal(f"a{i}", "uphold", "checked", "reviewer", lambda i=i: 20 + i, no_corrections)
         owed = Owed(1_000 + i, "records", 30 + i, 0, 0, {})
         store.deliver(owed, [StoredNotice(f"n{i}", ZHANG, "records", 30 + i, {"message": "m"})], True, 30 + i)
         store.record_sweep(40 + i)

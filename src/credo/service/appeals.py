@@ -86,12 +86,15 @@ class Appeals:
             raise NotFound("no such record") from exc
         if record.subject != subject:
             raise NotFound("no such record")
-        now = self.clock()
-        rulebook = self.ledger.history().require(now)
-        rules = rulebook.appeals
-        appeal = AppealRow(uuid.uuid4().hex, record.position, subject, statement, micros(now),
-                           micros(rules.respond_within.after(now, rulebook.tz)), rules.while_pending, {},
-                           record.id)  # fmt: skip
+        history = self.ledger.history()
+
+        def filing() -> AppealRow:
+            now = self.clock()
+            rulebook = history.require(now)
+            rules = rulebook.appeals
+            return AppealRow(uuid.uuid4().hex, record.position, subject, statement, micros(now),
+                             micros(rules.respond_within.after(now, rulebook.tz)), rules.while_pending, {},
+                             record.id)  # fmt: skip
 
         def plan(row: AppealRow, actions: list[str]) -> Sequence[Planned]:
             if "reverse" in actions:
@@ -100,9 +103,15 @@ class Appeals:
                 return [("suspend", f"under appeal {row.id}", f"appeal {row.id}")]
             return []
 
-        self.store.file_appeal(appeal, plan)
+        appeal = self.store.file_appeal(filing, plan)
         self.delivered()
         return self.find(appeal.id)
+
+    def instant(self) -> int:
+        """Now, as the store stamps an appeal's event: read under the append lock, so events on one
+        record are stamped in the order they commit (a filing whose clock was read before a
+        resolution's, but that commits after it, would otherwise look filed while the other was open)."""
+        return micros(self.clock())
 
     def find(self, appeal_id: str) -> AppealRow:
         found: list[AppealRow] = self.store.appeals(appeal_id=appeal_id)
@@ -127,7 +136,7 @@ class Appeals:
                 return [("reinstate", reason, reviewer)]
             return []
 
-        self.store.settle_appeal(appeal_id, outcome, reason, reviewer, micros(self.clock()), plan)
+        self.store.settle_appeal(appeal_id, outcome, reason, reviewer, self.instant, plan)
         self.delivered()
         return self.find(appeal_id)
 
@@ -146,7 +155,7 @@ class Appeals:
                 return [("suspend", f"appeal {row.id} unanswered by its deadline {deadline}", "credo")]
 
             try:
-                self.store.settle_appeal(appeal.id, "lapsed", f"no answer by {deadline}", "credo", micros(now), plan)
+                self.store.settle_appeal(appeal.id, "lapsed", f"no answer by {deadline}", "credo", self.instant, plan)
             except Conflict:
                 continue  # resolved or lapsed meanwhile, by another request or process
             except StoreBusy:

@@ -182,10 +182,13 @@ class ServiceLog(OutboxLog):
     # appeal's state is read, checked and changed there, with the corrections it makes and what
     # it owes, so two reviewers at once cannot both resolve it and a refused request stores nothing.
 
-    def file_appeal(self, row: AppealRow, plan: Plan) -> None:
-        """Store a new appeal unless its record already has an open one (Conflict names it)."""
+    def file_appeal(self, filing: Callable[[], AppealRow], plan: Plan) -> AppealRow:
+        """Store a new appeal unless its record already has an open one (Conflict names it).
+        filing() makes the row under the append lock, so its instants follow every event committed
+        before it."""
         with self.appending() as (connection, tail):
             before = tail.position
+            row = filing()
             waiting = [item for item in self._appeals(connection, record_position=row.record_position)
                        if item.outcome is None]  # fmt: skip
             if waiting:
@@ -202,12 +205,17 @@ class ServiceLog(OutboxLog):
                 self.lock_chain,
             )  # fmt: skip
             self._apply(connection, tail, row, planned, "appeal_filed", row.filed_us, before, {})
+        return row
 
-    def settle_appeal(self, appeal_id: str, event: str, reason: str, actor: str, at_us: int, plan: Plan) -> None:
+    def settle_appeal(
+        self, appeal_id: str, event: str, reason: str, actor: str, now_us: Callable[[], int], plan: Plan
+    ) -> None:
         """Resolve ("uphold", "reverse") or lapse an appeal that is still pending; Conflict if it is
-        not (nothing is stored then), NotFound if there is no such appeal."""
+        not (nothing is stored then), NotFound if there is no such appeal. now_us() is read under
+        the append lock, as file_appeal's filing() is."""
         with self.appending() as (connection, tail):
             before = tail.position
+            at_us = now_us()
             found = self._appeals(connection, appeal_id=appeal_id)
             if not found:
                 raise NotFound(f"no such appeal {appeal_id!r}")
