@@ -376,3 +376,7 @@ def test_the_reviewers_queue_is_a_page_of_the_waiting_appeals_nearest_deadline_f
 
     refused = client.get("/v1/appeals", params={"limit": 0}, headers=auth(keys["reviewer"]))
     assert is_error(refused, 422) and "limit" in refused.text
+    past = client.get("/v1/appeals", params={"offset": 2**63}, headers=auth(keys["reviewer"]))  # before: a 500
+    assert is_error(past, 422) and "offset" in past.text
+    beyond = client.get("/v1/appeals", params={"offset": 10**9}, headers=auth(keys["reviewer"])).json()
+    assert (beyond["appeals"], beyond["total"]) == ([], 4)

@@ -13,6 +13,9 @@ from credo.service.services import OnTime, Reviewer, Svc
 
 router = APIRouter(prefix="/v1/appeals", tags=["appeals"])
 
+#: More than any queue holds, and less than the stores' 64-bit integers (an offset of 2**63 was a 500).
+MAX_OFFSET = 1_000_000_000
+
 
 @router.get("", responses=refusals(*KEYED, 422))
 def pending(
@@ -20,7 +23,9 @@ def pending(
     _: OnTime,
     svc: Svc,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many appeals to show.")] = QUEUE_PAGE,
-    offset: Annotated[int, Query(ge=0, description="How many of the waiting appeals to pass over first.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="How many of the waiting appeals to pass over first.")
+    ] = 0,
 ) -> PendingAppeals:
     """Appeals not yet resolved, the nearest deadline first, a page at a time (`total` says how many wait)."""
     return pending_appeals(svc.store, svc.clock(), limit, offset)
