@@ -17,7 +17,8 @@ Every cache the server keeps is bounded; the soak serves with --cache-records 10
 default is 100,000) so that the state cache reaches its bound within the first window, and what
 still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
-window p50/p99 per kind and the server's resident memory (VmRSS) at the window's start and end
+window p50/p99 per kind and the server's resident memory (VmRSS, with its relay process's) at the
+window's start and end
 (target: flat after the first window) and at rest after it (the least reading over --rest-seconds
 with no traffic); and how many outbox entries were still owed when the traffic stopped (notices
 not yet delivered: late, not lost).
@@ -53,7 +54,7 @@ from tests.service_process import (  # noqa: E402
     fresh_store,
     prepare,
     recent,
-    rss_kib,
+    service_rss_kib,
 )
 
 VIEWS = ("/v1/me", "/v1/me/explanation", "/v1/me/records", "/v1/me/notices", "/v1/me/export")
@@ -195,7 +196,7 @@ def rest(soak: Soak, pid: int, seconds: float) -> int | None:
     readings = []
     while (left := began + seconds - time.monotonic()) > 0:
         time.sleep(min(2.0, left))
-        readings.append(rss_kib(pid))
+        readings.append(service_rss_kib(pid))
     resting = min((reading for reading in readings if reading is not None), default=None)
     with soak.lock:
         soak.rested += time.monotonic() - began
@@ -264,13 +265,13 @@ def main() -> None:
                 for n in range(options.clients)
             ]
             threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
-            rss = [rss_kib(pid)]
+            rss = [service_rss_kib(pid)]
             resting: list[int | None] = []
             for thread in threads:
                 thread.start()
             for index in range(1, windows + 1):  # memory at each window's boundary, busy and at rest
                 time.sleep(max(0.0, started + soak.rested + index * window - time.monotonic()))
-                rss.append(rss_kib(pid))
+                rss.append(service_rss_kib(pid))
                 if options.rest_seconds > 0:
                     resting.append(rest(soak, pid, options.rest_seconds))
             stop.set()

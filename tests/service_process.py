@@ -185,6 +185,19 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def service_rss_kib(pid: int) -> int | None:
+    """The resident memory of a server and its children (the relay that delivers its notices), KiB;
+    None once the server is gone."""
+    own = rss_kib(pid)
+    if own is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return own + sum(rss_kib(int(child)) or 0 for child in children)
+
+
 def verify_cli(url: str, timeout: float = 600.0) -> int:
     """`credo verify` as a user runs it: its exit code."""
     done = subprocess.run(

@@ -80,10 +80,11 @@ def test_every_worker_is_built_with_the_settings_serve_was_given(monkeypatch: py
     from credo.service.workers import ServeSettings
 
     for name in ("CREDO_SERVE_STORE", "CREDO_SERVE_RATE", "CREDO_SERVE_BURST", "CREDO_SERVE_CACHE_RECORDS",
-                 "CREDO_SESSION_SECRET"):  # fmt: skip
+                 "CREDO_SERVE_NOTICES_HERE", "CREDO_SESSION_SECRET"):  # fmt: skip
         monkeypatch.setenv(name, "")  # so that the test's end restores what was there (or nothing)
         monkeypatch.delenv(name)
-    given = ServeSettings("sqlite:///ledger.db", 12.5, 40, cache_records=1234)
-    given.export()
-    assert ServeSettings.imported() == given
+    for notices_here in (False, True):
+        given = ServeSettings("sqlite:///ledger.db", 12.5, 40, cache_records=1234, notices_here=notices_here)
+        given.export()
+        assert ServeSettings.imported() == given
     assert os.environ["CREDO_SESSION_SECRET"]

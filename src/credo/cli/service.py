@@ -38,27 +38,43 @@ def serve(
             help="Records' worth of evaluated states each process keeps for later questions (0.5 to 1 KB each).",
         ),
     ] = CACHE_RECORDS,
+    inline_notices: Annotated[
+        bool,
+        typer.Option(
+            "--inline-notices",
+            help="Deliver each write's notices in the writing request, not in a relay process beside the server.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger."""
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) over the ledger.
+
+    Notices are delivered by a relay process beside the server, a moment after each write (see
+    credo.service.relay); it stops with the server."""
+    import contextlib
+
     import uvicorn
 
+    from credo.service.relay import Relay
     from credo.service.work import share_the_interpreter
     from credo.service.workers import ServeSettings, build
 
-    settings = ServeSettings(url, rate, burst, cache_records)
+    settings = ServeSettings(url, rate, burst, cache_records, inline_notices)
     opened = store(url)  # opened (and upgraded) once here, so that workers never migrate at once
     _can_listen(host, port)
     stderr.print(f"credo serving {url} on http://{host}:{port} (API documentation at /docs)"
                  + (f" in {workers} processes" if workers > 1 else ""))  # fmt: skip
+    relay = contextlib.nullcontext() if inline_notices else Relay(url)
     if workers > 1:
         opened.close()
         settings.export()
-        uvicorn.run("credo.service.workers:worker_app", factory=True, workers=workers,
-                    host=host, port=port, log_level="warning")  # fmt: skip
+        with relay:
+            uvicorn.run("credo.service.workers:worker_app", factory=True, workers=workers,
+                        host=host, port=port, log_level="warning")  # fmt: skip
         return
     app = build(opened, settings)
     share_the_interpreter()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    with relay:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _can_listen(host: str, port: int) -> None:

@@ -38,6 +38,7 @@ def create_app(
     access_log: Callable[[str], None] | None = None,
     write_wait: float = 3.0,
     cache_records: int = CACHE_RECORDS,
+    notices_here: bool = True,
 ) -> FastAPI:
     """The service over one store; the clock is injected so that tests can fix time.
 
@@ -48,21 +49,28 @@ def create_app(
     (credo.service.integrity). With `access_log`, each request writes one JSON line to it. A write waits at most
     `write_wait` seconds for another writer's lock (a long `credo ingest`), then answers 503 with
     Retry-After. The cache of evaluated states holds at most `cache_records` records' worth
-    (0.5 to 1 KB each).
+    (0.5 to 1 KB each). Each write's notices are delivered in the writing request, after its
+    write, unless `notices_here` is False: then a relay process delivers them (`credo serve` runs
+    one, credo.service.relay).
     """
     store.write_wait = write_wait
     keyring = KeyRing(store, clock, ticker)
-    services = Services.over(store, clock, keyring, RateLimit(rate, burst, ticker), cache_records)
+    services = Services.over(store, clock, keyring, RateLimit(rate, burst, ticker), cache_records, notices_here)
     deliverer = services.deliverer
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # What a kill left owed is delivered when the server starts again, beside the requests
-        # rather than before them: a long backlog must not keep the service down.
+        # rather than before them: a long backlog must not keep the service down (the relay
+        # catches up itself when there is one).
+        # Over a broken chain nothing is delivered: no notice tells what an altered ledger says.
         backlog = threading.Thread(target=deliverer.catch_up, name="credo-deliver", daemon=True)
-        backlog.start()
+        catching_up = notices_here and integrity.broken is None
+        if catching_up:
+            backlog.start()
         yield
-        backlog.join()
+        if catching_up:
+            backlog.join()
 
     app = FastAPI(
         title="credo",

@@ -1,7 +1,8 @@
 """The deliverer: turns what the outbox owes into notices, after the write that owed them.
 
-It runs after each write (in the writing request or command), when a server starts, and in
-`credo sweep`, so whatever a kill left owed is delivered by the next of them. A delivery is
+It runs after each write (in the writing command, or the writing request of an app made with
+create_app), in the relay process beside `credo serve` (credo.service.relay), when a server
+starts, and in `credo sweep`, so whatever a kill left owed is delivered by the next of them. A delivery is
 idempotent: each notice's id comes from its outbox entry and subject, an entry is marked
 delivered in the transaction that stores its last notices, and a delivery cut short stores the
 rest when run again.
@@ -13,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from credo.errors import CredoError
 from credo.ledger.book import Ledger
@@ -117,6 +118,24 @@ class Deliverer:
         `credo sweep` ran waited on the notices of the whole ledger (an appeal answered after 63 s
         in the soak)."""
         return self._logged(with_time=False, budget=self.budget)
+
+    def follow(self, alive: Callable[[], bool], trusted: Callable[[], bool], every: float = 0.1) -> int:
+        """Deliver what writes owe as they commit, whoever wrote them, while alive() holds: what a
+        kill left owed first (a sweep's entries included), then every `every` seconds whatever
+        is new (a sweep's entries are the sweep's). Nothing is delivered while trusted() is
+        False (a chain is broken: no notice tells a person what an altered ledger says). The
+        relay process beside `credo serve` runs this (credo.service.relay); return how many
+        notices were stored."""
+        sent, caught_up = 0, False
+        while alive():
+            done = 0
+            if trusted():
+                done = self._logged(with_time=not caught_up)
+                caught_up = True
+            sent += done
+            if not done:
+                time.sleep(every)
+        return sent
 
     def catch_up(self) -> int:
         """Deliver whatever a kill left owed, a sweep's entries included (when a server starts)."""

@@ -40,6 +40,7 @@ class Services:
     keyring: KeyRing
     limit: RateLimit
     clock: Callable[[], dt.datetime]
+    notices_here: bool = True  # False: a relay process delivers them (credo.service.relay)
     work: Workload = field(default_factory=Workload)
     last_look: dt.datetime | None = field(default=None, init=False)
 
@@ -51,13 +52,19 @@ class Services:
         keyring: KeyRing,
         limit: RateLimit,
         cache_records: int = CACHE_RECORDS,
+        notices_here: bool = True,
     ) -> Self:
         """The services over one store, wired as the service runs them."""
         ledger = Ledger(store, clock)
         deliverer = Deliverer(store, ledger)
-        appeals = Appeals(store, ledger, clock, deliverer.after_write)
+        appeals = Appeals(store, ledger, clock, deliverer.after_write if notices_here else _owed_only)
         cache = StateCache(store, ledger, cache_records)
-        return cls(store, ledger, appeals, cache, DecisionLog(store), deliverer, keyring, limit, clock)
+        return cls(store, ledger, appeals, cache, DecisionLog(store), deliverer, keyring, limit, clock, notices_here)
+
+    def after_write(self) -> None:
+        """Deliver the notices a write owes, unless a relay process delivers them."""
+        if self.notices_here:
+            self.deliverer.after_write()
 
     def lapse_deadlines(self) -> None:
         """Appeals whose deadline has passed suspend their record before anything is answered."""
@@ -72,6 +79,10 @@ class Services:
             return self.ledger.instant(text) if text else now
         except Exception as exc:
             raise ApiError(422, str(exc), [{"field": "at", "reason": str(exc)}]) from exc
+
+
+def _owed_only() -> None:
+    """After a write whose notices the relay delivers: nothing more to do here."""
 
 
 def services(request: Request) -> Services:

@@ -46,7 +46,7 @@ def submit_records(svc: Services, key: StoredKey, batch: RecordBatch, deliver: b
 
     tally = svc.store.ingest([incoming], now, conflict, receipts=True)  # owes its notices in the same transaction
     if deliver:  # else the caller delivers (the service: in its heavy lane, off the event loop)
-        svc.deliverer.after_write()
+        svc.after_write()
     receipts = [
         Receipt(id=f"{item.source}:{item.source_id}", position=receipt.position, duplicate=receipt.duplicate)
         for item, receipt in zip(incoming, tally.receipts, strict=True)

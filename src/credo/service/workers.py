@@ -10,7 +10,8 @@ What stays right across processes, and why:
   a write by any process is seen by every other at its next question;
 - each worker's decision log commits its own groups (credo.service.decision_log);
 - SQLite runs in WAL mode (readers never wait for the writer), PostgreSQL as it is;
-- rate limits are per process: a key may make N times `--rate` requests across N workers.
+- rate limits are per process: a key may make N times `--rate` requests across N workers;
+- one relay process (credo.service.relay), started by the parent, delivers every worker's notices.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ServeSettings:
     rate: float
     burst: int
     cache_records: int = CACHE_RECORDS
+    notices_here: bool = False  # True: each worker delivers its writes' notices; else the relay does
 
     def export(self) -> None:
         """Put the settings (and one session secret for all workers) where the workers read them."""
@@ -45,6 +47,7 @@ class ServeSettings:
         os.environ[_PREFIX + "RATE"] = repr(self.rate)
         os.environ[_PREFIX + "BURST"] = str(self.burst)
         os.environ[_PREFIX + "CACHE_RECORDS"] = str(self.cache_records)
+        os.environ[_PREFIX + "NOTICES_HERE"] = "1" if self.notices_here else ""
         os.environ.setdefault("CREDO_SESSION_SECRET", secrets.token_urlsafe(32))
 
     @classmethod
@@ -54,6 +57,7 @@ class ServeSettings:
             float(os.environ[_PREFIX + "RATE"]),
             int(os.environ[_PREFIX + "BURST"]),
             int(os.environ.get(_PREFIX + "CACHE_RECORDS", CACHE_RECORDS)),
+            bool(os.environ.get(_PREFIX + "NOTICES_HERE")),
         )
 
 
@@ -63,7 +67,7 @@ def build(store: SqlStore, settings: ServeSettings) -> FastAPI:
     from credo.service.access_log import to_stderr
 
     return create_app(store, rate=settings.rate, burst=settings.burst, access_log=to_stderr,
-                      cache_records=settings.cache_records,
+                      cache_records=settings.cache_records, notices_here=settings.notices_here,
                       session_secret=os.environ.get("CREDO_SESSION_SECRET"))  # fmt: skip
 
 

@@ -1,0 +1,108 @@
+"""The notices' own process beside `credo serve`: the relay of the outbox.
+
+A write records what it owes (credo.storage.outbox) in its own transaction and answers; the relay
+turns that into notices a moment later (it looks every tenth of a second). Delivering in the
+writing request made an agency's batch of 50 records wait about 60 ms of evaluations per batch
+for its answer, all of it under the server's one interpreter lock, beside the decisions: in the
+mixed run of bench/service.py the agency got 157 records a second of the 500 it sent. Apart, the
+evaluations run on another core, and the server's only cost of a write is the write.
+
+One relay serves every worker of `--workers N`. Nothing is lost when either process dies: what is
+owed stays owed until a delivery marks it done, and a delivery is idempotent (two relays at once,
+after a restart, store each notice once). The relay stops when its parent is gone, so a SIGKILLed
+server leaves no orphan behind for long; the server starts it again should it die. Like the
+server, it checks the chains when it starts and every minute, and delivers nothing while one is
+broken.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """The relay as a child process of the server: started on entry, started again should it die
+    (looked at every `every` seconds), stopped on exit."""
+
+    def __init__(self, url: str, every: float = 5.0) -> None:
+        self.url = url
+        self.every = every
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def __enter__(self) -> Relay:
+        self._start()
+        self._watch = threading.Thread(target=self._keep, name="credo-relay-watch", daemon=True)
+        self._watch.start()
+        return self
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "credo.service.relay", self.url, str(os.getpid())])
+        self.starts += 1
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self.every):
+            if self.process is not None and self.process.poll() is not None:
+                log.warning("the notices' relay exited with %s; starting it again", self.process.returncode)
+                self._start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.join()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def main(arguments: list[str]) -> None:
+    """`python -m credo.service.relay URL PARENT_PID`: deliver while the parent lives."""
+    import signal
+
+    from credo.ledger.book import Ledger, utc_now
+    from credo.service.delivery import Deliverer
+    from credo.service.integrity import Integrity
+    from credo.service.work import return_freed_memory
+    from credo.storage import open_store
+
+    url, parent = arguments[0], int(arguments[1])
+    logging.basicConfig(level=logging.WARNING, format="credo relay: %(message)s")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True  # the delivery under way ends; the next one is the next relay's
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
+    store = open_store(url)
+    return_freed_memory()
+    integrity = Integrity(store, utc_now)  # as the server's: from the last checkpoint, then each minute
+    integrity.check()
+
+    def trusted() -> bool:
+        integrity.recheck_if_due()
+        return integrity.broken is None
+
+    try:
+        Deliverer(store, Ledger(store)).follow(lambda: not stopping and os.getppid() == parent, trusted)
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
