@@ -116,3 +116,27 @@ def test_a_relay_that_dies_is_started_again(tmp_path: Path, monkeypatch: pytest.
             time.sleep(0.05)
         assert relay.starts == 2 and owed(store) == 0 and sum(notice_counts(store).values()) == 20
     assert relay.process.poll() is not None  # stopped with the server
+
+
+def test_a_relay_over_a_store_that_is_down_waits_for_it_without_a_traceback() -> None:
+    """Started (or started again) while the database is unreachable, the relay says so once and
+    keeps trying; before, it died with a traceback and was started again every five seconds."""
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "credo.service.relay",
+            "postgresql+psycopg://postgres@127.0.0.1:1/credo",
+            str(os.getpid()),
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3)
+        assert relay.poll() is None  # still there, trying
+    finally:
+        relay.terminate()
+        _, err = relay.communicate(timeout=30)
+    said = err.decode()
+    assert "Traceback" not in said and said.count("cannot use the store") == 1
+    assert "delivering nothing until the chains can be checked" in said

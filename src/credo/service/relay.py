@@ -73,6 +73,7 @@ def main(arguments: list[str]) -> None:
     """`python -m credo.service.relay URL PARENT_PID`: deliver while the parent lives."""
     import signal
 
+    from credo.errors import CredoError
     from credo.ledger.book import Ledger, utc_now
     from credo.service.delivery import Deliverer
     from credo.service.integrity import Integrity
@@ -92,9 +93,19 @@ def main(arguments: list[str]) -> None:
     store = open_store(url)
     return_freed_memory()
     integrity = Integrity(store, utc_now)  # as the server's: from the last checkpoint, then each minute
-    integrity.check()
+    checked = warned = False  # until a first check succeeds (the store may be down), nothing is trusted
 
     def trusted() -> bool:
+        nonlocal checked, warned
+        if not checked:
+            try:
+                integrity.check()
+            except CredoError as exc:
+                if not warned:
+                    log.warning("%s; delivering nothing until the chains can be checked", exc)
+                    warned = True
+                return False
+            checked = True
         integrity.recheck_if_due()
         return integrity.broken is None
 
