@@ -4,7 +4,10 @@ a store URL (the `store_url` fixture)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -199,6 +202,41 @@ class LedgerContract:
         assert ledger.state("a", at, known_at=dt.datetime(2024, 5, 2, tzinfo=dt.UTC)).score("citizen") == 940
         assert ledger.state("a", at).score("citizen") == 990
         assert ledger.state("a", at, known_at=dt.datetime(2024, 2, 1, tzinfo=dt.UTC)).score("citizen") == 1000
+
+    def test_entries_are_stamped_in_the_order_they_commit(
+        self, ledger: Ledger, store: SqlStore, tmp_path: Path
+    ) -> None:
+        """A writer whose clock is read, that is then descheduled while another writer commits,
+        must not stamp its entry as known before the one it follows (before: the stamp was the
+        clock read before the append lock, so the later entry looked known first, and "as known
+        at" answered with it but without the entry before it)."""
+        ticks = itertools.count()
+        first_read, other_done = threading.Event(), threading.Event()
+
+        def shared() -> dt.datetime:  # one clock for both writers, a second on at each reading
+            return NOW + dt.timedelta(seconds=next(ticks))
+
+        def slow() -> dt.datetime:
+            now = shared()
+            if not first_read.is_set():
+                first_read.set()
+                other_done.wait(timeout=2.0)  # descheduled; a stamp read under the lock makes the other wait
+            return now
+
+        slow_file = write_csv(tmp_path, ["a,fraud,2024-01-01,court,1,,"], "slow.csv")
+        other_file = write_csv(tmp_path, ["b,fraud,2024-01-01,court,2,,"], "other.csv")
+        with ThreadPoolExecutor(1) as pool:
+            slow_ingest = pool.submit(Ledger(store, slow).ingest, slow_file)
+            assert first_read.wait(timeout=10)
+            Ledger(store, shared).ingest(other_file)
+            Ledger(store, shared).correct("court:2", "suspend", "under appeal", "reviewer")
+            other_done.set()
+            slow_ingest.result()
+        Ledger(store, shared).correct("court:1", "confirm", "checked", "reviewer")
+        entries = sorted([(r.position, r.recorded_us) for r in store.records()]
+                         + [(c.position, c.recorded_us) for c in store.corrections()])  # fmt: skip
+        stamps = [stamp for _, stamp in entries]
+        assert stamps == sorted(stamps), entries
 
     def test_records_are_scored_by_the_version_in_force_when_they_happened(
         self, ledger: Ledger, tmp_path: Path, clock: Clock

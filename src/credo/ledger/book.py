@@ -13,7 +13,7 @@ from credo.errors import CredoError, InstantError, RecordError
 from credo.ledger.chain import LedgerReport, from_micros, micros
 from credo.ledger.incoming import identifier
 from credo.ledger.ingest import BATCH, Rejection, RejectionLog, file_batches
-from credo.ledger.model import Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
+from credo.ledger.model import Clock, Correction, CorrectionAction, Incoming, StoredRecord, StoredVersion, counting
 from credo.rules.lint import load_rulebook, loads_rulebook
 from credo.rules.model import Rulebook
 from credo.rules.time import parse_instant
@@ -38,13 +38,13 @@ class Tally(Protocol):
 class LedgerStore(Protocol):
     """What the ledger needs of a store (credo.storage provides it)."""
 
-    def publish(self, *, name: str, version: str, effective: dt.datetime, now: dt.datetime, retroactive: bool,
+    def publish(self, *, name: str, version: str, effective: dt.datetime, clock: Clock, retroactive: bool,
                 text: str) -> int: ...  # fmt: skip
 
     def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
-                now: dt.datetime) -> int: ...  # fmt: skip
+                clock: Clock) -> int: ...  # fmt: skip
 
-    def ingest(self, batches: Iterable[Sequence[Incoming]], now: dt.datetime,
+    def ingest(self, batches: Iterable[Sequence[Incoming]], clock: Clock,
                on_conflict: Callable[[Incoming, int], None],
                on_batch: Callable[[int], None] | None = None, receipts: bool = False,
                owe: bool = True) -> Any: ...  # fmt: skip
@@ -105,7 +105,7 @@ def utc_now() -> dt.datetime:
 class Ledger:
     """Store mode: the clock is injected so that tests and replays can fix time."""
 
-    def __init__(self, store: LedgerStore, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock = utc_now) -> None:
         self.store = store
         self.clock = clock
         self._parsed: dict[int, Rulebook] = {}
@@ -162,7 +162,7 @@ class Ledger:
                 "happened changes people's scores after the fact; add --retroactive to publish it as such"
             )
         position = self.store.publish(
-            name=rulebook.rulebook, version=rulebook.version, effective=when, now=now,
+            name=rulebook.rulebook, version=rulebook.version, effective=when, clock=self.clock,
             retroactive=retroactive and when < now, text=text,
         )  # fmt: skip
         return Publication(position, new=True)
@@ -197,7 +197,7 @@ class Ledger:
 
         try:
             batches = file_batches(path, history, now, log, self.store.subject_kinds, progress, batch_size)
-            tally: Tally = self.store.ingest(batches, now, conflict, owe=notify)
+            tally: Tally = self.store.ingest(batches, self.clock, conflict, owe=notify)
         finally:
             log.close()
         return IngestSummary(tally.accepted, tally.duplicates, log.count, tally.first_position, tally.last_position)
@@ -221,7 +221,7 @@ class Ledger:
             raise LedgerError("a correction needs a reason and who made it (--reason, --by)")
         record = self.find(reference)
         return self.store.correct(
-            record_position=record.position, action=action, reason=reason, actor=actor, now=self.clock()
+            record_position=record.position, action=action, reason=reason, actor=actor, clock=self.clock
         )
 
     def counting_records(

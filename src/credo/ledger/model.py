@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,6 +12,11 @@ from credo.semantics.records import Record, SubjectKind
 
 CorrectionAction = Literal["reverse", "suspend", "reinstate", "confirm"]
 CORRECTION_ACTIONS: tuple[CorrectionAction, ...] = ("reverse", "suspend", "reinstate", "confirm")
+
+#: Now, as a store stamps an entry: read under the append lock, so that the stamps of the ledger's
+#: entries rise with their positions (a writer that read its clock before another's commit, and
+#: appended after it, would stamp its entry as known before one that precedes it).
+Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ def submit_records(svc: Services, key: StoredKey, batch: RecordBatch, deliver: b
         reason = f"already in the ledger at position {position} with different content"
         raise ApiError(422, f"record {record.line}: {reason}", [{"row": record.line, "field": "id", "reason": reason}])
 
-    tally = svc.store.ingest([incoming], now, conflict, receipts=True)  # owes its notices in the same transaction
+    tally = svc.store.ingest([incoming], svc.clock, conflict, receipts=True)  # owes its notices in the same transaction
     if deliver:  # else the caller delivers (the service: in its heavy lane, off the event loop)
         svc.after_write()
     receipts = [

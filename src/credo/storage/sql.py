@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from credo.errors import CredoError
 from credo.ledger.chain import GENESIS, ChainEntry, Field, LedgerReport, canonical, micros
-from credo.ledger.model import Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
+from credo.ledger.model import Clock, Correction, CorrectionAction, Incoming, Receipt, StoredRecord, StoredVersion
 from credo.storage import chains
 from credo.storage.logs import ServiceLog
 from credo.storage.runs import PopulationRuns
@@ -264,19 +264,22 @@ class SqlStore(ServiceLog, PopulationRuns):
                 best = Tail(row.position, row.hash)
         return best
 
-    def publish(self, *, name: str, version: str, effective: dt.datetime, now: dt.datetime, retroactive: bool,
+    def publish(self, *, name: str, version: str, effective: dt.datetime, clock: Clock, retroactive: bool,
                 text: str) -> int:  # fmt: skip
-        """Append a rulebook version; return its position."""
-        fields = (name, version, micros(effective), micros(now), retroactive, text)
+        """Append a rulebook version, stamped by clock() under the append lock; return its position."""
+
+        def fields() -> tuple[Field, ...]:
+            return (name, version, micros(effective), micros(clock()), retroactive, text)
+
         return self._append_one("rulebook", rulebook_versions, RULEBOOK_FIELDS, fields)
 
     def correct(self, *, record_position: int, action: CorrectionAction, reason: str, actor: str,
-                now: dt.datetime) -> int:  # fmt: skip
+                clock: Clock) -> int:  # fmt: skip
         """Append a correction of a record, owing the notices it brings; return its position."""
         with self.appending() as (connection, tail):
-            before = tail.position
-            position = self.append_correction(connection, tail, record_position, action, reason, actor, micros(now))
-            self.owe(connection, "correction", micros(now), before, position)
+            before, recorded = tail.position, micros(clock())
+            position = self.append_correction(connection, tail, record_position, action, reason, actor, recorded)
+            self.owe(connection, "correction", recorded, before, position)
         return position
 
     def append_correction(
@@ -290,17 +293,19 @@ class SqlStore(ServiceLog, PopulationRuns):
                                                   **dict(zip(CORRECTION_FIELDS, fields, strict=True))})  # fmt: skip
         return position
 
-    def _append_one(self, kind: str, table: Table, names: Sequence[str], fields: Sequence[Field]) -> int:
+    def _append_one(self, kind: str, table: Table, names: Sequence[str], fields: Callable[[], Sequence[Field]]) -> int:
+        """One entry whose fields are made under the append lock (so its stamp follows every entry before it)."""
         with self.appending() as (connection, tail):
-            position, digest = tail.append(kind, fields)
-            row = {"position": position, "hash": digest, **dict(zip(names, fields, strict=True))}
+            values = fields()
+            position, digest = tail.append(kind, values)
+            row = {"position": position, "hash": digest, **dict(zip(names, values, strict=True))}
             connection.execute(table.insert(), row)
         return position
 
     def ingest(
         self,
         batches: Iterable[Sequence[Incoming]],
-        now: dt.datetime,
+        clock: Clock,
         on_conflict: Conflict,
         on_batch: Callable[[int], None] | None = None,
         receipts: bool = False,
@@ -317,10 +322,9 @@ class SqlStore(ServiceLog, PopulationRuns):
         records are told to nobody.
         """
         tally = IngestTally(keep_receipts=receipts)
-        recorded = micros(now)
         if self.part_rows is None:
             with self.appending() as (connection, tail):
-                before = tail.position
+                before, recorded = tail.position, micros(clock())
                 self._append_batches(connection, batches, tail, recorded, tally, on_conflict, on_batch)
                 if owe and tail.position > before:  # the notices the new records bring, owed with them
                     self.owe(connection, "records", recorded, before, tail.position)
@@ -331,6 +335,7 @@ class SqlStore(ServiceLog, PopulationRuns):
         first: int | None = None  # the position before the file's first record
         pending = False
         with self._append_turn():
+            recorded = micros(clock())  # the whole file's stamp: nobody else appends until it is done
             try:
                 while True:
                     part, last = self._read_part(remaining, size)  # no transaction meanwhile: others write
