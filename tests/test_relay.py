@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy import text
 
 from credo.ledger.book import Ledger
 from credo.service.delivery import Deliverer
-from credo.service.relay import Relay
+from credo.service.relay import Relay, spawn
 from credo.storage import SqlStore
 from tests.ledger_contract import Clock
 from tests.service_process import Server, prepare, recent
@@ -45,6 +44,9 @@ def test_the_relay_delivers_a_served_writes_notices_and_dies_with_its_server(tmp
     try:
         assert server.process is not None
         (relay,) = children(server.process.pid)  # one relay, started by the server itself
+        # Its store's URL (which may hold a password) is not on its command line, which `ps` shows anyone.
+        command = Path(f"/proc/{relay}/cmdline").read_bytes().split(b"\0")
+        assert url.encode() not in command and b"credo.service.relay" in command, command
         row = {"subject": "p-relay", "behaviour": "judgment_defaulted", "at": recent(random.Random(1)),
                "id": "relay-1"}  # fmt: skip
         sent = httpx.post(f"{server.base}/v1/records", json={"records": [row]},
@@ -90,7 +92,7 @@ def test_the_relay_delivers_nothing_over_a_broken_chain(tmp_path: Path, monkeypa
         # one of the owed write's own records: after the last checkpoint, so the relay's start sees it
         connection.execute(text("UPDATE records SET behaviour = 'fraud' WHERE source_id = 'b-3'"))
         connection.commit()
-    relay = subprocess.Popen([sys.executable, "-m", "credo.service.relay", url, str(os.getpid())])
+    relay = spawn(url, os.getpid())
     try:
         time.sleep(4)  # long enough to start and deliver, had it trusted the ledger
         assert relay.poll() is None and owed(store) == 1 and notice_counts(store) == {}
@@ -121,16 +123,7 @@ def test_a_relay_that_dies_is_started_again(tmp_path: Path, monkeypatch: pytest.
 def test_a_relay_over_a_store_that_is_down_waits_for_it_without_a_traceback() -> None:
     """Started (or started again) while the database is unreachable, the relay says so once and
     keeps trying; before, it died with a traceback and was started again every five seconds."""
-    relay = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "credo.service.relay",
-            "postgresql+psycopg://postgres@127.0.0.1:1/credo",
-            str(os.getpid()),
-        ],
-        stderr=subprocess.PIPE,
-    )
+    relay = spawn("postgresql+psycopg://postgres@127.0.0.1:1/credo", os.getpid(), stderr=subprocess.PIPE)
     try:
         time.sleep(3)
         assert relay.poll() is None  # still there, trying

@@ -13,6 +13,10 @@ after a restart, store each notice once). The relay stops when its parent is gon
 server leaves no orphan behind for long; the server starts it again should it die. Like the
 server, it checks the chains when it starts and every minute, and delivers nothing while one is
 broken.
+
+The store's URL travels in the environment (CREDO_RELAY_STORE), as it does to `--workers`: a
+command line is readable by every user of the machine (`ps`), and a PostgreSQL URL may hold a
+password.
 """
 
 from __future__ import annotations
@@ -23,8 +27,18 @@ import subprocess
 import sys
 import threading
 from types import TracebackType
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: The environment variable that hands the relay its store's URL.
+STORE_VARIABLE = "CREDO_RELAY_STORE"
+
+
+def spawn(url: str, parent: int, **options: Any) -> subprocess.Popen[bytes]:
+    """Start a relay for the store at `url` that lives while process `parent` does."""
+    environment = {**os.environ, STORE_VARIABLE: url}
+    return subprocess.Popen([sys.executable, "-m", "credo.service.relay", str(parent)], env=environment, **options)
 
 
 class Relay:
@@ -46,7 +60,7 @@ class Relay:
         return self
 
     def _start(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "credo.service.relay", self.url, str(os.getpid())])
+        self.process = spawn(self.url, os.getpid())
         self.starts += 1
 
     def _keep(self) -> None:
@@ -70,7 +84,7 @@ class Relay:
 
 
 def main(arguments: list[str]) -> None:
-    """`python -m credo.service.relay URL PARENT_PID`: deliver while the parent lives."""
+    """`CREDO_RELAY_STORE=URL python -m credo.service.relay PARENT_PID`: deliver while the parent lives."""
     import signal
 
     from credo.errors import CredoError
@@ -80,8 +94,12 @@ def main(arguments: list[str]) -> None:
     from credo.service.work import return_freed_memory
     from credo.storage import open_store
 
-    url, parent = arguments[0], int(arguments[1])
     logging.basicConfig(level=logging.WARNING, format="credo relay: %(message)s")
+    url = os.environ.get(STORE_VARIABLE)
+    if url is None or len(arguments) != 1 or not arguments[0].isdigit():
+        log.error("usage: %s=URL python -m credo.service.relay PARENT_PID (credo serve starts it)", STORE_VARIABLE)
+        raise SystemExit(2)
+    parent = int(arguments[0])
     stopping = False
 
     def stop(*_: object) -> None:
