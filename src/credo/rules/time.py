@@ -164,11 +164,11 @@ def utc(instant: dt.datetime) -> dt.datetime:
     return instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
 
 
-# The calendar ends of rule 3, kept per (duration or period, instant): a subject's records are
+# The calendar ends of rule 3, kept per (duration, instant): a subject's records are
 # evaluated again on every cold question, and the calendar arithmetic (dateutil) is the dearest
 # part of it. Keyed by the instant in UTC, so that two wall times an hour apart at a DST fold stay
 # two keys. Values are in UTC too.
-_ENDS = 1 << 14  # five such caches of 16,384 entries: about 20 MB in all once full
+_ENDS = 1 << 14  # three such caches of 16,384 entries: about 12 MB in all once full
 
 
 @lru_cache(maxsize=_ENDS)
@@ -181,14 +181,61 @@ def _before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.d
     return utc(duration.before(instant, tz))
 
 
-@lru_cache(maxsize=_ENDS)
-def _period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
-    return utc(period_end(instant, period, tz))
+class _Periods:
+    """The calendar periods of one kind in one zone, from before EARLIEST to after LATEST: each
+    one's first instant (UTC) and its name. A cache keyed by each record's instant filled with
+    every new record (600 a minute in the soak) for half an hour before it was full; these are
+    some 3,600 instants per kind and zone, made once. A zone's offset is less than a period, so
+    the period holding an instant is the one its UTC date names or a neighbour of it."""
+
+    def __init__(self, period: Period, tz: dt.tzinfo) -> None:
+        self.step = {"year": 12, "quarter": 3, "month": 1}[period]
+        self.first = EARLIEST.year - 1
+        names = [(year, month) for year in range(self.first, LATEST.year + 2) for month in range(1, 13, self.step)]
+        self.starts = [utc(dt.datetime(year, month, 1, tzinfo=tz)) for year, month in names]
+        self.names = names
+        # A period's first instant is the midnight of its first day, read with the zone's earlier
+        # offset where that midnight is skipped or repeated. Should a zone's rules ever make an
+        # instant's local date disagree with that (none known), answers are worked out per instant.
+        self.regular = all(
+            period_key(start, period, tz) == name and period_key(start - _TICK, period, tz) == names[index - 1]
+            for index, (start, name) in enumerate(zip(self.starts, names, strict=True))
+            if index > 0
+        )
+
+    def index(self, instant: dt.datetime) -> int | None:
+        """Which period holds the UTC instant; None outside the range or in an irregular zone."""
+        index = (instant.year - self.first) * (12 // self.step) + (instant.month - 1) // self.step
+        starts = self.starts
+        if not (self.regular and 0 < index < len(starts) - 2):
+            return None
+        if instant < starts[index]:
+            return index - 1
+        return index + 1 if instant >= starts[index + 1] else index
 
 
-@lru_cache(maxsize=_ENDS)
-def _period_key(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
-    return period_key(instant, period, tz)
+_TICK = dt.timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=64)
+def _periods(period: Period, tz: dt.tzinfo) -> _Periods:
+    return _Periods(period, tz)
+
+
+def period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
+    """period_end(instant, period, tz) as a UTC instant."""
+    instant = instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
+    periods = _periods(period, tz)
+    index = periods.index(instant)
+    return utc(period_end(instant, period, tz)) if index is None else periods.starts[index + 1]
+
+
+def period_key_once(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
+    """period_key(instant, period, tz), from the periods' first instants."""
+    instant = instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
+    periods = _periods(period, tz)
+    index = periods.index(instant)
+    return period_key(instant, period, tz) if index is None else periods.names[index]
 
 
 def after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
@@ -199,16 +246,6 @@ def after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.dat
 def before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """duration.before(instant, tz) as a UTC instant, computed once per instant."""
     return _before_utc(duration, utc(instant), tz)
-
-
-def period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.datetime:
-    """period_end(instant, period, tz) as a UTC instant, computed once per instant."""
-    return _period_end_utc(utc(instant), period, tz)
-
-
-def period_key_once(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
-    """period_key(instant, period, tz), computed once per instant."""
-    return _period_key(utc(instant), period, tz)
 
 
 def iso(instant: dt.datetime | None, tz: dt.tzinfo) -> str | None:
