@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from credo.errors import RecordError
 from credo.ledger.book import Ledger, LedgerError
+from credo.ledger.chain import micros
 from credo.ledger.files import read_records
 from credo.rules import load_rulebook
 from credo.semantics import evaluate_all
@@ -237,6 +238,22 @@ class LedgerContract:
                          + [(c.position, c.recorded_us) for c in store.corrections()])  # fmt: skip
         stamps = [stamp for _, stamp in entries]
         assert stamps == sorted(stamps), entries
+
+    def test_a_clock_set_back_does_not_stamp_an_entry_before_the_one_it_follows(
+        self, ledger: Ledger, store: SqlStore, clock: Clock, tmp_path: Path
+    ) -> None:
+        """The machine's clock stepped back an hour (NTP at boot, an operator): what is appended
+        next is stamped as the entry before it, not an hour earlier, so "as known at" still
+        never answers with a later entry and without an earlier one."""
+        ledger.ingest(write_csv(tmp_path, ["a,fraud,2024-01-01,court,1,,"]))
+        clock.now = NOW - dt.timedelta(hours=1)
+        ledger.ingest(write_csv(tmp_path, ["b,fraud,2024-01-01,court,2,,"], "later.csv"))
+        ledger.correct("court:1", "suspend", "under appeal", "reviewer")
+        stamps = [record.recorded_us for record in store.records()] + [fix.recorded_us for fix in store.corrections()]
+        assert stamps == [micros(NOW)] * 3
+        clock.now = NOW + dt.timedelta(hours=1)  # and once the clock is ahead again, its own time
+        ledger.ingest(write_csv(tmp_path, ["c,fraud,2024-01-01,court,3,,"], "last.csv"))
+        assert store.records()[-1].recorded_us == micros(clock.now)
 
     def test_records_are_scored_by_the_version_in_force_when_they_happened(
         self, ledger: Ledger, tmp_path: Path, clock: Clock

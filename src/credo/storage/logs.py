@@ -238,8 +238,9 @@ class ServiceLog(OutboxLog):
         self, connection: Connection, tail: Any, appeal: AppealRow, planned: Sequence[Planned], kind: str,
         at_us: int, before: int, facts: dict[str, Any],
     ) -> None:  # fmt: skip
+        recorded = max(at_us, tail.stamped_us)  # a ledger entry: never stamped before the one it follows
         for action, reason, actor in planned:
-            self.append_correction(connection, tail, appeal.record_position, action, reason, actor, at_us)
+            self.append_correction(connection, tail, appeal.record_position, action, reason, actor, recorded)
         if kind != "appeal_filed" or planned:  # a plain filing changes nothing: the answer tells it
             facts = {"appeal": appeal.id, "subject": appeal.subject, "record": appeal.record, **facts}
             self.owe(connection, kind, at_us, before, tail.position, facts)

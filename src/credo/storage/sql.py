@@ -99,6 +99,12 @@ class Tail:
 
     position: int = 0
     hash: str = GENESIS
+    stamped_us: int = 0  # the latest entry's stamp (recorded_us, published_us)
+
+    def stamp(self, clock: Clock) -> int:
+        """Now, for an entry appended after this tail: never before the entry it follows, should
+        the machine's clock have been set back."""
+        return max(micros(clock()), self.stamped_us)
 
     def append(self, kind: str, fields: Sequence[Field]) -> tuple[int, str]:
         return self.append_canonical(canonical(kind, fields))
@@ -255,21 +261,25 @@ class SqlStore(ServiceLog, PopulationRuns):
             raise _unusable(self.url, exc) from exc
 
     def _tail(self, connection: Connection) -> Tail:
-        best = Tail()
-        for table in (records, corrections, rulebook_versions):
+        best, stamped = Tail(), 0
+        for table, stamp in ((records, records.c.recorded_us), (corrections, corrections.c.recorded_us),
+                             (rulebook_versions, rulebook_versions.c.published_us)):  # fmt: skip
             row = connection.execute(
-                select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
+                select(table.c.position, table.c.hash, stamp.label("stamp")).order_by(table.c.position.desc()).limit(1)
             ).first()
-            if row is not None and row.position > best.position:
-                best = Tail(row.position, row.hash)
+            if row is not None:
+                stamped = max(stamped, row.stamp)
+                if row.position > best.position:
+                    best = Tail(row.position, row.hash)
+        best.stamped_us = stamped
         return best
 
     def publish(self, *, name: str, version: str, effective: dt.datetime, clock: Clock, retroactive: bool,
                 text: str) -> int:  # fmt: skip
         """Append a rulebook version, stamped by clock() under the append lock; return its position."""
 
-        def fields() -> tuple[Field, ...]:
-            return (name, version, micros(effective), micros(clock()), retroactive, text)
+        def fields(tail: Tail) -> tuple[Field, ...]:
+            return (name, version, micros(effective), tail.stamp(clock), retroactive, text)
 
         return self._append_one("rulebook", rulebook_versions, RULEBOOK_FIELDS, fields)
 
@@ -277,7 +287,7 @@ class SqlStore(ServiceLog, PopulationRuns):
                 clock: Clock) -> int:  # fmt: skip
         """Append a correction of a record, owing the notices it brings; return its position."""
         with self.appending() as (connection, tail):
-            before, recorded = tail.position, micros(clock())
+            before, recorded = tail.position, tail.stamp(clock)
             position = self.append_correction(connection, tail, record_position, action, reason, actor, recorded)
             self.owe(connection, "correction", recorded, before, position)
         return position
@@ -293,10 +303,12 @@ class SqlStore(ServiceLog, PopulationRuns):
                                                   **dict(zip(CORRECTION_FIELDS, fields, strict=True))})  # fmt: skip
         return position
 
-    def _append_one(self, kind: str, table: Table, names: Sequence[str], fields: Callable[[], Sequence[Field]]) -> int:
+    def _append_one(
+        self, kind: str, table: Table, names: Sequence[str], fields: Callable[[Tail], Sequence[Field]]
+    ) -> int:
         """One entry whose fields are made under the append lock (so its stamp follows every entry before it)."""
         with self.appending() as (connection, tail):
-            values = fields()
+            values = fields(tail)
             position, digest = tail.append(kind, values)
             row = {"position": position, "hash": digest, **dict(zip(names, values, strict=True))}
             connection.execute(table.insert(), row)
@@ -324,7 +336,7 @@ class SqlStore(ServiceLog, PopulationRuns):
         tally = IngestTally(keep_receipts=receipts)
         if self.part_rows is None:
             with self.appending() as (connection, tail):
-                before, recorded = tail.position, micros(clock())
+                before, recorded = tail.position, tail.stamp(clock)
                 self._append_batches(connection, batches, tail, recorded, tally, on_conflict, on_batch)
                 if owe and tail.position > before:  # the notices the new records bring, owed with them
                     self.owe(connection, "records", recorded, before, tail.position)
@@ -334,13 +346,14 @@ class SqlStore(ServiceLog, PopulationRuns):
         remaining = (batch[start : start + size] for batch in batches for start in range(0, len(batch), size))
         first: int | None = None  # the position before the file's first record
         pending = False
+        recorded = 0  # the whole file's stamp, read in its first part: nobody else appends until it is done
         with self._append_turn():
-            recorded = micros(clock())  # the whole file's stamp: nobody else appends until it is done
             try:
                 while True:
                     part, last = self._read_part(remaining, size)  # no transaction meanwhile: others write
                     with self.appending(within_file=pending) as (connection, tail):
                         before = tail.position if first is None else first
+                        recorded = recorded or tail.stamp(clock)
                         first = before
                         self._append_batches(connection, part, tail, recorded, tally, on_conflict, on_batch)
                         if not last and not pending:
