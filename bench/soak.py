@@ -246,9 +246,9 @@ def main() -> None:
         assert server.process is not None
         pid = server.process.pid
         stop = threading.Event()
+        started = time.monotonic()
+        soak = Soak(server, keys, started, window)
         try:
-            started = time.monotonic()
-            soak = Soak(server, keys, started, window)
             threads = [
                 threading.Thread(
                     target=client,
@@ -280,6 +280,7 @@ def main() -> None:
             owed_at_end = owed_count(url)  # notices not yet delivered when the traffic stopped: late ones
         finally:
             stop.set()
+            soak.traffic.set()  # stopped while resting (SIGTERM, ^C), the clients must not wait on for ever
             server.stop()
         tracebacks = server.tracebacks()
     requests: Counter[str] = Counter()
