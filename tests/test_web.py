@@ -360,15 +360,16 @@ def test_records_received_are_counted_per_day_in_the_zone(store_url: str, tmp_pa
 
     store = initialised(store_url)
     Ledger(store, lambda: dt.datetime(2018, 12, 1, tzinfo=dt.UTC)).publish(ARTICLE, "2019-01-01")
-    Ledger(store, lambda: NOW).ingest(EXAMPLE)
 
-    # 15:30 UTC on 28 May is 23:30 in Shanghai; 16:30 UTC is already 29 May there.
+    # 15:30 UTC on 28 May is 23:30 in Shanghai; 16:30 UTC is already 29 May there. In the order they
+    # happened: a ledger never stamps an entry before the one it follows.
     for index, instant in enumerate(("2025-05-28T15:30:00", "2025-05-28T16:30:00", "2025-05-28T16:45:00")):
         (tmp_path / f"r{index}.csv").write_text(
             f"id,subject,behaviour,at,source\nq{index},p-new,fraud,2025-05-01,court\n"
         )
         clock = dt.datetime.fromisoformat(instant).replace(tzinfo=dt.UTC)
         Ledger(store, lambda clock=clock: clock).ingest(tmp_path / f"r{index}.csv")
+    Ledger(store, lambda: NOW).ingest(EXAMPLE)
     tz = load_rulebook(ARTICLE).tz
     days = {line.day: line.count for line in received_per_day(store, NOW, tz)}
     assert len(days) == DAYS and days["28 May 2025"] == 1 and days["29 May 2025"] == 2
