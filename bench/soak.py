@@ -17,11 +17,16 @@ Every cache the server keeps is bounded; the soak serves with --cache-records 10
 default is 100,000) so that the state cache reaches its bound within the first window, and what
 still grows after it is a leak.
 Prints one JSON object: requests by kind, errors by kind and status (target: none), and for each
-window p50/p99 per kind and the server's resident memory (VmRSS, with its relay process's) at the
-window's start and end
-(target: flat after the first window) and at rest after it (the least reading over --rest-seconds
-with no traffic); and how many outbox entries were still owed when the traffic stopped (notices
-not yet delivered: late, not lost).
+window p50/p99 per kind and the service's resident memory at the window's start and end and at
+rest after it (the least reading over --rest-seconds with no traffic), target: flat after the
+first window; and how many outbox entries were still owed when the traffic stopped (notices not
+yet delivered: late, not lost).
+
+Memory is read from /proc/PID/status for the server and its relay: VmRSS and its three parts,
+summed, and each process's VmRSS and anon. A leak lives in `anon` (heap and stacks); `file` is
+the interpreter's and libraries' pages, read in as code paths first run, and `shmem` SQLite's WAL
+index, mapped by both processes. `growth_after_first_window_kib` gives each at rest from the
+first window's end to the last's, and VmRSS under load (`rss_busy`).
 """
 
 from __future__ import annotations
@@ -48,13 +53,14 @@ from tests.service_process import (  # noqa: E402
     ACTIONS,
     COURT_BEHAVIOURS,
     Keys,
+    Memory,
     Server,
     child_env,
     credo_command,
     fresh_store,
     prepare,
     recent,
-    service_rss_kib,
+    service_memory,
 )
 
 VIEWS = ("/v1/me", "/v1/me/explanation", "/v1/me/records", "/v1/me/notices", "/v1/me/export")
@@ -180,15 +186,29 @@ def sweeper(soak: Soak, url: str, every: float, stop: threading.Event) -> None:
         soak.book("sweeps", began, 200 if done.returncode == 0 else f"exit {done.returncode}")
 
 
-def rest(soak: Soak, pid: int, seconds: float) -> int | None:
+def memory(pid: int) -> dict[str, int] | None:
+    """The service's resident memory, KiB: VmRSS and its parts (tests.service_process.Memory)
+    summed over the server and its relay, and each process's own VmRSS and anon; None once gone."""
+    found = service_memory(pid)
+    if found is None:
+        return None
+    total = sum(found.values(), start=Memory(0, 0, 0, 0))
+    reading = {"rss": total.rss, "anon": total.anon, "file": total.file, "shmem": total.shmem}
+    for name, part in found.items():
+        reading |= {f"{name}_rss": part.rss, f"{name}_anon": part.anon}
+    return reading
+
+
+def rest(soak: Soak, pid: int, seconds: float) -> dict[str, int] | None:
     """Stop the traffic, let the requests in flight finish, wait, read the server's memory, go on.
 
     Memory read under load counts what the requests in flight hold, which grows as the persons'
     files do (an export reads a whole file); memory at rest is what the server keeps, where a leak
-    shows. Its least reading while resting is the figure: the server's own background work goes
-    on at rest (delivering the notices still owed, its chain check every minute) and what that
-    work frees goes back to the system at the next one-minute malloc_trim, so one reading at a
-    given moment varies by some 15 MB with the moment; a leak raises the least reading too."""
+    shows. Its least reading while resting is the figure (each part's least, read every two
+    seconds): the server's own background work goes on at rest (delivering the notices still
+    owed, its chain check every minute) and what that work frees goes back to the system at the
+    next one-minute malloc_trim, so one reading at a given moment varies by some 15 MB with the
+    moment; a leak raises the least reading too."""
     began = time.monotonic()
     soak.traffic.clear()
     while soak.in_flight:
@@ -196,12 +216,14 @@ def rest(soak: Soak, pid: int, seconds: float) -> int | None:
     readings = []
     while (left := began + seconds - time.monotonic()) > 0:
         time.sleep(min(2.0, left))
-        readings.append(service_rss_kib(pid))
-    resting = min((reading for reading in readings if reading is not None), default=None)
+        if (reading := memory(pid)) is not None:
+            readings.append(reading)
     with soak.lock:
         soak.rested += time.monotonic() - began
     soak.traffic.set()
-    return resting
+    if not readings:
+        return None
+    return {part: min(reading.get(part, 0) for reading in readings) for part in readings[-1]}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -265,13 +287,13 @@ def main() -> None:
                 for n in range(options.clients)
             ]
             threads.append(threading.Thread(target=sweeper, args=(soak, url, options.sweep_seconds, stop)))
-            rss = [service_rss_kib(pid)]
-            resting: list[int | None] = []
+            rss = [memory(pid)]
+            resting: list[dict[str, int] | None] = []
             for thread in threads:
                 thread.start()
             for index in range(1, windows + 1):  # memory at each window's boundary, busy and at rest
                 time.sleep(max(0.0, started + soak.rested + index * window - time.monotonic()))
-                rss.append(service_rss_kib(pid))
+                rss.append(memory(pid))
                 if options.rest_seconds > 0:
                     resting.append(rest(soak, pid, options.rest_seconds))
             stop.set()
@@ -295,9 +317,9 @@ def main() -> None:
                 "requests": {kind: len(values) for kind, values in sorted(kinds.items())},
                 "p50_ms": {kind: percentile(values, 0.50) for kind, values in sorted(kinds.items())},
                 "p99_ms": {kind: percentile(values, 0.99) for kind, values in sorted(kinds.items())},
-                "rss_kib_start": rss[index],
-                "rss_kib_end": rss[index + 1],
-                "rss_kib_at_rest_after": resting[index] if index < len(resting) else None,
+                "memory_kib_start": rss[index],
+                "memory_kib_end": rss[index + 1],
+                "memory_kib_at_rest_after": resting[index] if index < len(resting) else None,
             }
         )
     late = [key for key in soak.latencies if key >= windows]  # requests begun after the last boundary
@@ -305,6 +327,11 @@ def main() -> None:
         requests.update({kind: len(values) for kind, values in soak.latencies[key].items()})
     after_first = [value for value in rss[1:] if value is not None]
     at_rest = [value for value in resting if value is not None]
+
+    def growth(readings: list[dict[str, int]], part: str) -> int | None:
+        """From the first window's end to the last's: the target is none."""
+        return readings[-1].get(part, 0) - readings[0].get(part, 0) if len(readings) > 1 else None
+
     print(
         json.dumps(
             {
@@ -321,8 +348,10 @@ def main() -> None:
                 "error_total": sum(soak.errors.values()),
                 "server_tracebacks": tracebacks,
                 "outbox_owed_at_end": owed_at_end,
-                "rss_growth_after_first_window_kib": after_first[-1] - after_first[0] if after_first else None,
-                "rss_at_rest_growth_after_first_window_kib": (at_rest[-1] - at_rest[0] if len(at_rest) > 1 else None),
+                "growth_after_first_window_kib": {
+                    "rss_busy": growth(after_first, "rss"),
+                    **{part: growth(at_rest, part) for part in (at_rest[-1] if at_rest else {})},
+                },
                 "windows": report_windows,
             },
             sort_keys=True,

@@ -174,28 +174,69 @@ class Server:
         return self.log.read_text(errors="replace").count("Traceback (most recent call last)")
 
 
-def rss_kib(pid: int) -> int | None:
-    """The resident memory of a process (VmRSS, KiB), or None once it is gone."""
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory (KiB) as /proc/PID/status splits it. VmRSS is the sum of three parts, and
+    only `anon` (heap and stacks) is what the process holds: `file` is pages of the interpreter,
+    its libraries and the files it maps, read in as code first runs and given back by the kernel
+    under pressure; `shmem` is shared memory, here SQLite's WAL index, which the server and its
+    relay both map (so a sum of processes counts it twice)."""
+
+    rss: int
+    anon: int
+    file: int
+    shmem: int
+
+    def __add__(self, other: Memory) -> Memory:
+        return Memory(self.rss + other.rss, self.anon + other.anon, self.file + other.file, self.shmem + other.shmem)
+
+
+_STATUS_FIELDS = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "RssShmem": "shmem"}
+
+
+def memory_kib(pid: int) -> Memory | None:
+    """A process's resident memory, or None once it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
         return None
-    return None
+    found: dict[str, int] = {}
+    for line in lines:
+        name, _, value = line.partition(":")  # "VmRSS:\t  1952 kB"
+        if name in _STATUS_FIELDS:
+            found[_STATUS_FIELDS[name]] = int(value.split()[0])
+    return Memory(**found) if len(found) == len(_STATUS_FIELDS) else None
 
 
-def service_rss_kib(pid: int) -> int | None:
-    """The resident memory of a server and its children (the relay that delivers its notices), KiB;
-    None once the server is gone."""
-    own = rss_kib(pid)
+def service_memory(pid: int) -> dict[str, Memory] | None:
+    """The resident memory of a server ("server") and of each of its children (the relay that
+    delivers its notices: "relay", then "child-2", ...); None once the server is gone."""
+    own = memory_kib(pid)
     if own is None:
         return None
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    return own + sum(rss_kib(int(child)) or 0 for child in children)
+    found = {"server": own}
+    for number, child in enumerate(children, start=1):
+        memory = memory_kib(int(child))
+        if memory is not None:
+            found["relay" if number == 1 else f"child-{number}"] = memory
+    return found
+
+
+def rss_kib(pid: int) -> int | None:
+    """The resident memory of a process (VmRSS, KiB), or None once it is gone."""
+    memory = memory_kib(pid)
+    return None if memory is None else memory.rss
+
+
+def service_rss_kib(pid: int) -> int | None:
+    """The resident memory of a server and its children (the relay that delivers its notices), KiB;
+    None once the server is gone."""
+    found = service_memory(pid)
+    return None if found is None else sum(memory.rss for memory in found.values())
 
 
 def verify_cli(url: str, timeout: float = 600.0) -> int:
