@@ -172,3 +172,24 @@ def test_the_fast_record_encoding_is_the_canonical_one() -> None:
     for evidence, confidence, pending in ((None, None, False), ("photo-17", 0.5, True)):
         incoming = Incoming("s", "person", "fraud", 12, "court", "7", evidence, confidence, pending)
         assert incoming.canonical(99) == canonical("record", incoming.fields(99))
+
+
+@pytest.mark.parametrize(
+    "scenario", sorted(path.name for path in (Path(__file__).parent.parent / "scenarios").iterdir())
+)
+def test_a_program_condition_reads_as_written(scenario: str) -> None:
+    """A reason quotes its condition as the rulebook wrote it; as_written is model_dump's answer,
+    made faster, for every program test of every scenario's rulebook."""
+    from credo.rules.lint import walk_conditions
+    from credo.rules.model import ProgramCondition
+
+    rulebook = load_rulebook(Path(__file__).parent.parent / "scenarios" / scenario / "rulebook.yaml")
+    conditions = [measure.when for measure in rulebook.measures.values()]
+    conditions += [listed.enter_when for listed in rulebook.lists.values() if listed.enter_when is not None]
+    leaves = [
+        leaf for condition in conditions for leaf in walk_conditions(condition) if isinstance(leaf, ProgramCondition)
+    ]
+    assert leaves
+    for leaf in leaves:
+        assert leaf.as_written() == leaf.model_dump(by_alias=True, exclude_none=True)
+        assert list(leaf.as_written()) == list(leaf.model_dump(by_alias=True, exclude_none=True))

@@ -149,7 +149,7 @@ def program_reason(
     timeline = timelines.get(leaf.program)
     score = timeline.score_at(instant) if timeline else None
     reason: ProgramReason = {
-        "condition": leaf.model_dump(by_alias=True, exclude_none=True),
+        "condition": leaf.as_written(),
         "negated": negated,
         "program": leaf.program,
         "enrolled": bool(timeline and timeline.enrolled(instant)),
