@@ -124,3 +124,24 @@ def test_the_cache_is_bounded_by_the_records_it_holds_not_by_its_entries(tmp_pat
     assert cache.get(subjects[0], now).state.decide("buy_flight_ticket", now).as_dict() == (
         ledger.state(subjects[0], now).decide("buy_flight_ticket").as_dict()
     )
+
+
+def test_an_explanation_kept_counts_in_the_bound(tmp_path: Path) -> None:
+    """Issue 13 item 8: a kept explanation weighs about what its state does. Uncounted, a full
+    cache held ever more bytes as viewed subjects (explained, with growing files) displaced the
+    others, and the soak's server kept growing after its first window."""
+    store, ledger, clock = example_ledger(tmp_path)
+    now = clock.now
+    subjects = ["p-zhang-wei", "p-wang-fang", "p-zhao-lei", "o-jinxin-trading"]
+    weights = {subject: StateCache(store, ledger).get(subject, now).weight for subject in subjects}
+    cache = StateCache(store, ledger, weight=sum(weights.values()))
+    for subject in subjects:
+        cache.get(subject, now)
+    assert list(cache.entries) == subjects and cache.held == sum(weights.values())  # all fit, unexplained
+    first = cache.get(subjects[0], now)
+    explanation = first.explanation()
+    assert first.weight == 2 * weights[subjects[0]]
+    assert first.explanation() is explanation and first.weight == 2 * weights[subjects[0]]  # counted once
+    assert cache.held == sum(entry.weight for entry in cache.entries.values()) <= cache.limit
+    assert subjects[0] in cache.entries and subjects[1] not in cache.entries  # the least recently used made room
+    store.close()
