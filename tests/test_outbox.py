@@ -207,9 +207,16 @@ def test_a_writing_request_delivers_for_its_budget_and_the_carrier_does_the_rest
     lock = threading.Lock()
 
     class Store:
-        def owed(self, low: int) -> list[Owed]:
+        def owed(self, low: int, limit: int | None = None, upto: int | None = None) -> list[Owed]:
             with lock:
-                return [entry for entry in entries if entry.id > low and entry.id not in delivered]
+                found = [
+                    entry for entry in entries if low < entry.id <= (upto or entry.id) and entry.id not in delivered
+                ]
+            return found[:limit]
+
+        def outbox_head(self) -> int:
+            with lock:
+                return len(entries)
 
     deliverer = Deliverer(Store(), None, budget=0.1)  # type: ignore[arg-type]
 
@@ -236,3 +243,35 @@ def test_a_writing_request_delivers_for_its_budget_and_the_carrier_does_the_rest
     for writer in writers:
         assert writer.join(5) is None and not writer.is_alive()  # each of them answered at once
     assert sorted(delivered) == list(range(1, 301))  # the carrier delivered the rest, each once
+
+
+def test_a_backlog_is_read_a_page_at_a_time_and_delivered_whole(
+    store_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 8: read whole, a relay that had fallen behind held its backlog (11,630 entries
+    in a soak) in memory while it delivered it. It reads a page at a time, and the entries owed
+    after it began are the next delivery's."""
+    from credo.ledger.book import Ledger
+    from credo.service.delivery import Deliverer
+    from credo.storage.outbox import OutboxLog
+
+    store, client, keys = setup(store_url, clock)
+    with monkeypatch.context() as patched:
+        crash_on_delivery(patched)
+        for batch in range(5):
+            rows = [{**row, "id": f"{row['id']}-{batch}"} for row in BATCH["records"][batch * 4 : batch * 4 + 4]]
+            assert client.post("/v1/records", json={"records": rows}, headers=auth(keys["court"])).status_code == 200
+    assert owed(store) == 5
+    pages: list[int] = []
+    real = OutboxLog.owed
+
+    def paged(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        found = real(self, *args, **kwargs)
+        pages.append(len(found))
+        return found
+
+    monkeypatch.setattr(OutboxLog, "owed", paged)
+    deliverer = Deliverer(store, Ledger(store, clock), page=2)
+    assert deliverer.run() == 20
+    assert pages == [2, 2, 1] and owed(store) == 0
+    assert notice_counts(store) == {f"p-batch-{n}": 1 for n in range(20)}

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, union
+from sqlalchemy import Connection, exists, func, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from credo.storage import schema
@@ -69,16 +69,26 @@ class OutboxLog:
              "facts": json.dumps(facts or {}, sort_keys=True)},
         )  # fmt: skip
 
-    def owed(self, after: int = 0) -> list[Owed]:
-        """Entries not yet delivered, oldest first (ids greater than `after` only)."""
+    def owed(self, after: int = 0, limit: int | None = None, upto: int | None = None) -> list[Owed]:
+        """Entries not yet delivered, oldest first: ids greater than `after` (and at most `upto`),
+        at most `limit` of them."""
         # NOT EXISTS: one primary-key probe per entry past `after`, however many were delivered.
         done = exists().where(schema.outbox_delivered.c.outbox_id == schema.outbox.c.id)
         query = select(schema.outbox).where(schema.outbox.c.id > after, ~done).order_by(schema.outbox.c.id)
+        if upto is not None:
+            query = query.where(schema.outbox.c.id <= upto)
+        if limit is not None:
+            query = query.limit(limit)
         with self._connect() as connection:
             return [
                 Owed(row.id, row.kind, row.at_us, row.head_before, row.head_after, json.loads(row.facts))
                 for row in connection.execute(query)
             ]
+
+    def outbox_head(self) -> int:
+        """The newest outbox entry's id (0 when there is none)."""
+        with self._connect() as connection:
+            return int(connection.execute(select(func.max(schema.outbox.c.id))).scalar() or 0)
 
     def touched(self, entry: Owed) -> list[str]:
         """The subjects whose records or corrections the entry's write added, sorted."""
