@@ -77,9 +77,8 @@ class Deliverer:
         (11,630 entries in a soak whose relay had fallen behind), and what it took stayed with
         the process after."""
         sent, passed_over, after = 0, False, self._low
-        upto = (
-            self.store.outbox_head()
-        )  # what later writes owe is the next call's (the relay looks at its chains between calls)
+        # What later writes owe is the next call's: the relay looks at its chains between calls.
+        upto = self.store.outbox_head()
         while True:
             page = self.store.owed(after, limit=self.page, upto=upto)
             for entry in page:
