@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import time
 from pathlib import Path
 
@@ -120,16 +119,52 @@ def test_a_relay_that_dies_is_started_again(tmp_path: Path, monkeypatch: pytest.
     assert relay.process.poll() is not None  # stopped with the server
 
 
-def test_a_relay_over_a_store_that_is_down_waits_for_it_without_a_traceback() -> None:
+def test_a_relay_retires_after_its_lifetime_and_a_fresh_one_delivers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay's C heap grows with its age (issue 13 item 8), so it retires and the server starts
+    a fresh one at once; what was owed when one retired is the next one's to deliver."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    store, client, keys = setup(url, Clock(NOW))
+    with Relay(url, every=0.2, lifetime=1.5) as relay:
+        deadline = time.monotonic() + 60
+        first = relay.process
+        while relay.starts < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relay.starts >= 3 and first is not None and first.returncode == 0  # retired, not died
+        with monkeypatch.context() as patched:
+            crash_on_delivery(patched)
+            assert client.post("/v1/records", json=BATCH, headers=auth(keys["court"])).status_code == 200
+        while owed(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)  # and one more retirement: the next relay's catching up sends nothing twice
+        assert owed(store) == 0 and sum(notice_counts(store).values()) == 20
+    assert relay.process is not None and relay.process.poll() is not None
+
+
+def test_a_relay_whose_lifetime_is_not_a_number_keeps_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from credo.service import relay
+
+    for written, seconds in (("30", 30.0), ("0", relay.LIFETIME), ("soon", relay.LIFETIME), ("nan", relay.LIFETIME)):
+        monkeypatch.setenv(relay.LIFETIME_VARIABLE, written)
+        assert relay._lifetime() == seconds
+
+
+def test_a_relay_over_a_store_that_is_down_waits_for_it_without_a_traceback(tmp_path: Path) -> None:
     """Started (or started again) while the database is unreachable, the relay says so once and
     keeps trying; before, it died with a traceback and was started again every five seconds."""
-    relay = spawn("postgresql+psycopg://postgres@127.0.0.1:1/credo", os.getpid(), stderr=subprocess.PIPE)
+    said_path = tmp_path / "relay.err"
+    with said_path.open("wb") as said_file:
+        relay = spawn("postgresql+psycopg://postgres@127.0.0.1:1/credo", os.getpid(), stderr=said_file)
     try:
-        time.sleep(3)
+        deadline = time.monotonic() + 60  # a loaded machine takes a while to import and to try
+        while "delivering nothing" not in said_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
         assert relay.poll() is None  # still there, trying
     finally:
         relay.terminate()
-        _, err = relay.communicate(timeout=30)
-    said = err.decode()
+        relay.wait(timeout=30)
+    said = said_path.read_text()
     assert "Traceback" not in said and said.count("cannot use the store") == 1
     assert "delivering nothing until the chains can be checked" in said
