@@ -167,18 +167,19 @@ def utc(instant: dt.datetime) -> dt.datetime:
 # The calendar ends of rule 3, kept per (duration, instant): a subject's records are
 # evaluated again on every cold question, and the calendar arithmetic (dateutil) is the dearest
 # part of it. Keyed by the instant in UTC, so that two wall times an hour apart at a DST fold stay
-# two keys. Values are in UTC too.
-_ENDS = 1 << 14  # three such caches of 16,384 entries: about 12 MB in all once full
+# two keys. Values are in UTC too. Keyed by the duration's text, not the Duration: a str keeps its
+# hash, where a dataclass's is worked out in Python on every lookup (a third of a lookup's cost).
+_ENDS = 1 << 14  # four such caches of 16,384 entries: about 16 MB in all once full
 
 
 @lru_cache(maxsize=_ENDS)
-def _after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    return utc(duration.after(instant, tz))
+def _after_utc(duration: str, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return utc(parse_duration(duration).after(instant, tz))
 
 
 @lru_cache(maxsize=_ENDS)
-def _before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    return utc(duration.before(instant, tz))
+def _before_utc(duration: str, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return utc(parse_duration(duration).before(instant, tz))
 
 
 class _Periods:
@@ -231,8 +232,12 @@ def period_end_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> dt.da
 
 
 def period_key_once(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
-    """period_key(instant, period, tz), from the periods' first instants."""
-    instant = instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC)
+    """period_key(instant, period, tz), from the periods' first instants, once per instant."""
+    return _period_key_utc(instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC), period, tz)
+
+
+@lru_cache(maxsize=_ENDS)
+def _period_key_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tuple[int, int]:
     periods = _periods(period, tz)
     index = periods.index(instant)
     return period_key(instant, period, tz) if index is None else periods.names[index]
@@ -240,12 +245,12 @@ def period_key_once(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tupl
 
 def after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """duration.after(instant, tz) as a UTC instant, computed once per instant."""
-    return _after_utc(duration, utc(instant), tz)
+    return _after_utc(duration.text, instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC), tz)
 
 
 def before_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """duration.before(instant, tz) as a UTC instant, computed once per instant."""
-    return _before_utc(duration, utc(instant), tz)
+    return _before_utc(duration.text, instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC), tz)
 
 
 def iso(instant: dt.datetime | None, tz: dt.tzinfo) -> str | None:
