@@ -232,6 +232,15 @@ def test_a_one_time_link_signs_in_once(store: SqlStore, keys: dict[str, str]) ->
     assert spent.status_code == 401 and "used already" in spent.text
 
 
+def test_links_never_used_are_not_kept_once_expired(store: SqlStore, keys: dict[str, str]) -> None:
+    from credo.service.auth import digest
+
+    sessions = create_app(store, lambda: NOW).state.sessions
+    stale = [sessions.one_time_link(digest(keys["subject"]), lifetime=-1.0) for _ in range(3)]
+    fresh = sessions.one_time_link(digest(keys["subject"]))
+    assert set(sessions._links) == {fresh} and not set(stale) & set(sessions._links)
+
+
 def test_a_long_file_comes_a_page_at_a_time(store: SqlStore, keys: dict[str, str], tmp_path: Path) -> None:
     from credo.web.views import PER_PAGE
 

@@ -53,8 +53,11 @@ class Sessions:
         """A token for a sign-in link that works once, within `lifetime` seconds, and is not the key
         (kept in this process's memory only: a restart voids every link)."""
         token = secrets.token_urlsafe(24)
+        now = time.monotonic()
         with self._links_lock:
-            self._links[token] = (key_hash, time.monotonic() + lifetime)
+            for stale in [made for made, (_, expires) in self._links.items() if expires <= now]:
+                del self._links[stale]  # links never used are not kept for ever
+            self._links[token] = (key_hash, now + lifetime)
         return token
 
     def redeem(self, token: str, response: Response, request: Request) -> StoredKey:
