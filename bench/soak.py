@@ -223,7 +223,10 @@ def rest(soak: Soak, pid: int, seconds: float) -> dict[str, int] | None:
     soak.traffic.set()
     if not readings:
         return None
-    return {part: min(reading.get(part, 0) for reading in readings) for part in readings[-1]}
+    # Only the readings of the processes of the last one: a relay that retired while the service
+    # rested (it is replaced at once) leaves a reading without it, or with two.
+    alike = [reading for reading in readings if reading.keys() == readings[-1].keys()]
+    return {part: min(reading[part] for reading in alike) for part in readings[-1]}
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -214,10 +214,12 @@ def service_memory(pid: int) -> dict[str, Memory] | None:
     own = memory_kib(pid)
     if own is None:
         return None
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):  # a relay started again is the
+        try:  # child of the server's watching thread, not of its main thread
+            children += task.read_text().split()
+        except OSError:
+            continue
     found = {"server": own}
     for number, child in enumerate(children, start=1):
         memory = memory_kib(int(child))

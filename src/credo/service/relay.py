@@ -88,6 +88,8 @@ class Relay:
                 code = self.process.wait(timeout=self.every)
             except subprocess.TimeoutExpired:
                 continue
+            if self._stop.is_set():
+                break  # stopped with the server, not died
             if code != 0:
                 log.warning("the notices' relay exited with %s; starting it again", code)
             if time.monotonic() - self._started < self.every and self._stop.wait(self.every):
