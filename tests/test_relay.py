@@ -122,8 +122,8 @@ def test_a_relay_that_dies_is_started_again(tmp_path: Path, monkeypatch: pytest.
 def test_a_relay_retires_after_its_lifetime_and_a_fresh_one_delivers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A relay's C heap grows with its age (issue 13 item 8), so it retires and the server starts
-    a fresh one at once; what was owed when one retired is the next one's to deliver."""
+    """A relay retires (its C heap grew with its age, issue 13 item 8) and the server starts a
+    fresh one at once; what was owed when one retired is the next one's to deliver."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     store, client, keys = setup(url, Clock(NOW))
     with Relay(url, every=0.2, lifetime=1.5) as relay:

@@ -243,6 +243,8 @@ def _period_key_utc(instant: dt.datetime, period: Period, tz: dt.tzinfo) -> tupl
     return period_key(instant, period, tz) if index is None else periods.names[index]
 
 
+# after_utc, before_utc and period_key_once write utc()'s test out: they run once per record on
+# every cold question, and the call to utc() was an eighth of their cost.
 def after_utc(duration: Duration, instant: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """duration.after(instant, tz) as a UTC instant, computed once per instant."""
     return _after_utc(duration.text, instant if instant.tzinfo is dt.UTC else instant.astimezone(dt.UTC), tz)

@@ -16,11 +16,13 @@ broken.
 
 A relay retires after `lifetime` seconds (ten minutes; CREDO_RELAY_LIFETIME), between two
 deliveries, and the server starts a fresh one at once: the max-requests of gunicorn and the
-max-tasks-per-child of Celery. Its resident memory otherwise rose by about 2 MB every five
-minutes of a soak while what Python itself held stayed level (tracemalloc): the C heap's free
-space grew (mallinfo2), pieces freed between long-lived objects that glibc cannot give back. A
-fresh process costs a second of start-up in ten minutes and loses nothing, since what is owed
-stays owed until delivered.
+max-tasks-per-child of Celery. A long-lived relay's resident memory rose by about 2 MB every
+five minutes of a soak while what Python itself held stayed level (tracemalloc), the C heap's
+free space growing (mallinfo2); retiring bounds what age adds. It is not the whole story: in the
+soak after this change a fresh relay was back at its predecessor's size within five minutes, so
+the rest follows the ledger's size and the backlog it meets (README, the soak). A fresh process
+costs a second of start-up in ten minutes and loses nothing: what is owed stays owed until
+delivered.
 
 The store's URL travels in the environment (CREDO_RELAY_STORE), as it does to `--workers`: a
 command line is readable by every user of the machine (`ps`), and a PostgreSQL URL may hold a
