@@ -18,9 +18,9 @@ A relay retires after `lifetime` seconds (ten minutes; CREDO_RELAY_LIFETIME), be
 deliveries, and the server starts a fresh one at once: the max-requests of gunicorn and the
 max-tasks-per-child of Celery. A long-lived relay's resident memory rose by about 2 MB every
 five minutes of a soak while what Python itself held stayed level (tracemalloc), the C heap's
-free space growing (mallinfo2); retiring bounds what age adds. It is not the whole story: in the
-soak after this change a fresh relay was back at its predecessor's size within five minutes, so
-the rest follows the ledger's size and the backlog it meets (README, the soak). A fresh process
+free space growing (mallinfo2); retiring bounds what age adds. On a quiet machine a relay kept
+for twenty minutes was flat after its first five (README, the soak): what it gained on loaded
+cores followed the backlog it fell behind by, and retiring bounds that too. A fresh process
 costs a second of start-up in ten minutes and loses nothing: what is owed stays owed until
 delivered.
 
